@@ -1,0 +1,548 @@
+"""SelfFeedingRNN: one set of weights for teacher forcing and free running."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops, tree
+
+from selffeed_keras import _checks, _loop, samplers
+
+_CELL_HELP = (
+    "`cell` must be a Keras RNN cell (for example `keras.layers.LSTMCell(32)`), "
+    "a list of cells (stacked), or a recurrent layer (for example "
+    "`keras.layers.LSTM(32)`)"
+)
+
+
+def _is_cell(obj):
+    return hasattr(obj, "call") and hasattr(obj, "state_size")
+
+
+def _recurrent_layer(cell):
+    """Returns the `keras.layers.RNN` that runs `cell` over whole sequences.
+
+    A recurrent layer is used as it is when it returns sequences and state;
+    otherwise an unbuilt copy that does is made, since its config is all
+    that differs.
+    """
+    if isinstance(cell, keras.layers.RNN):
+        if cell.go_backwards or cell.stateful:
+            raise ValueError(
+                f"{_CELL_HELP}, running forwards and not stateful: generation "
+                "carries the state itself. Received: cell="
+                f"{type(cell).__name__}(go_backwards={cell.go_backwards}, "
+                f"stateful={cell.stateful})."
+            )
+        if cell.return_sequences and cell.return_state:
+            return cell
+        if cell.built:
+            raise ValueError(
+                f"{_CELL_HELP}. A built recurrent layer must be created with "
+                "`return_sequences=True, return_state=True`, or pass an unbuilt "
+                f"one. Received: cell={cell.name} (return_sequences="
+                f"{cell.return_sequences}, return_state={cell.return_state})."
+            )
+        config = {**cell.get_config(), "return_sequences": True, "return_state": True}
+        return type(cell).from_config(config)
+    if isinstance(cell, (list, tuple)):
+        if not cell or not all(_is_cell(c) for c in cell):
+            raise TypeError(f"{_CELL_HELP}. Received: cell={cell!r}.")
+        cell = keras.layers.StackedRNNCells(list(cell))
+    if not _is_cell(cell):
+        raise TypeError(
+            f"{_CELL_HELP}. Received: cell={cell!r} of type {type(cell).__name__}."
+        )
+    return keras.layers.RNN(cell, return_sequences=True, return_state=True)
+
+
+def _last_valid(sequence, mask):
+    """Picks, per row, the element at the last time step where `mask` holds."""
+    if mask is None:
+        return sequence[:, -1]
+    time = ops.shape(mask)[1]
+    reversed_mask = ops.cast(ops.flip(mask, axis=1), "int32")
+    index = time - 1 - ops.argmax(reversed_mask, axis=1)
+    index = ops.reshape(ops.cast(index, "int32"), (-1, 1, 1))
+    return ops.take_along_axis(sequence, index, axis=1)[:, 0]
+
+
+@keras.saving.register_keras_serializable(package="selffeed_keras")
+class SelfFeedingRNN(keras.layers.Layer):
+    """An RNN that trains teacher-forced and generates on its own outputs.
+
+    Wraps an RNN cell and a projection head. Called on a sequence, it is
+    teacher-forced: output `t` is the head's prediction after reading inputs
+    `0..t`, so it trains with `model.fit` on targets shifted by one step.
+    `generate(seed, steps)` warms the state up on a seed in one pass of the
+    recurrent layer, then feeds each prediction back as the next input in a
+    `tf.while_loop` that is traced once, whatever `steps` or the seed length.
+    The same weights serve both.
+
+    Use it for continuous series (a sine wave, a forecast: `head` maps the
+    cell output back to the input features and `sampler` is None) and for
+    token models (`encoder` is an `Embedding`, `head` gives logits and a
+    `sampler` picks the next id).
+
+    Args:
+        cell: a Keras RNN cell (`LSTMCell`, `GRUCell`, `SimpleRNNCell`, or
+            your own with any state structure), a list of cells (stacked), or
+            a recurrent layer (`keras.layers.LSTM`, `GRU`, `SimpleRNN`). A
+            recurrent layer runs the teacher-forced pass itself, keeping its
+            fast kernels (cuDNN on a GPU), and its cell steps generation. A
+            recurrent layer created without `return_sequences=True,
+            return_state=True` is replaced by an unbuilt copy with them.
+        head: a Keras layer from the cell output to a prediction, such as
+            `Dense(1)` or `Dense(vocab_size)` for logits. None uses the cell
+            output itself.
+        encoder: a Keras layer applied to each fed-in step, such as an
+            `Embedding` for token ids. None feeds inputs unchanged.
+        sampler: what turns the head output into the next input. None feeds
+            the head output back unchanged (continuous values; its width must
+            equal the input's). For token models a
+            `selffeed_keras.samplers.Sampler` or its name (`"greedy"`,
+            `"random"`, `"top_k"`, `"top_p"`); it needs an `encoder`.
+        return_state: bool. If True, `call` returns `(outputs, state)` with
+            the final state as a flat list of tensors. Defaults to `False`.
+        random_seed: int or None. Seeds the layer's `SeedGenerator`, the
+            source of randomness for sampling. Defaults to None (random).
+        **kwargs: base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: `(batch, time, features)` floats for continuous models,
+            `(batch, time)` integer ids for token models.
+        initial_state: optional flat list of state tensors, as returned with
+            `return_state=True` or by `generate(..., return_state=True)`.
+        mask: optional boolean `(batch, time)`; Keras passes it from a
+            `Masking` layer in front or an `Embedding(mask_zero=True)`
+            encoder adds it. Masked steps leave the state unchanged.
+        training: bool. Passed to the cell and head (dropout).
+
+    Returns:
+        `(batch, time, ...)` head outputs: predictions of the next input, or
+        logits for token models. With `return_state=True`, `(outputs, state)`.
+
+    Examples:
+        >>> layer = selffeed_keras.SelfFeedingRNN(
+        ...     keras.layers.LSTMCell(8), head=keras.layers.Dense(1)
+        ... )
+        >>> layer(np.zeros((2, 5, 1), "float32")).shape
+        TensorShape([2, 5, 1])
+        >>> layer.generate(np.zeros((2, 5, 1), "float32"), steps=20).shape
+        TensorShape([2, 20, 1])
+    """
+
+    def __init__(
+        self,
+        cell,
+        head=None,
+        encoder=None,
+        sampler=None,
+        return_state=False,
+        random_seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.rnn = _recurrent_layer(cell)
+        self.cell = self.rnn if isinstance(cell, keras.layers.RNN) else self.rnn.cell
+        self.head = _checks.layer_or_none(head, "head", "keras.layers.Dense(1)")
+        self.encoder = _checks.layer_or_none(
+            encoder, "encoder", "keras.layers.Embedding(vocab_size, 32)"
+        )
+        self.sampler = samplers.get(sampler)
+        if self.sampler is not None and self.encoder is None:
+            raise ValueError(
+                "A `sampler` turns logits into token ids, and feeding ids back "
+                "needs an `encoder` that embeds them, such as "
+                "`keras.layers.Embedding(vocab_size, 32)`. Received: "
+                f"sampler={self.sampler!r} with encoder=None."
+            )
+        self.return_state = _checks.boolean(return_state, "return_state")
+        self.random_seed = _checks.optional_seed(random_seed, "random_seed")
+        self.seed_generator = keras.random.SeedGenerator(random_seed)
+        self.supports_masking = True
+        self._generate_functions = {}
+
+    @property
+    def is_token_model(self):
+        """True when the layer reads and generates integer token ids."""
+        return self.sampler is not None
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, input_shape):
+        """Builds encoder, recurrent layer and head for `input_shape`."""
+        input_shape = tuple(input_shape)
+        rank = 2 if self.is_token_model else 3
+        if len(input_shape) != rank:
+            raise ValueError(self._rank_message("inputs", input_shape))
+        x = keras.KerasTensor(
+            input_shape, dtype="int32" if self.is_token_model else self.compute_dtype
+        )
+        if self.encoder is not None:
+            if not self.encoder.built:
+                self.encoder.build(input_shape)
+            x = self.encoder.compute_output_spec(x)
+        if not self.rnn.built:
+            self.rnn.build(x.shape)
+        y = self.rnn.compute_output_spec(x)[0]
+        if self.head is not None:
+            if not self.head.built:
+                self.head.build(y.shape)
+            y = self.head.compute_output_spec(y)
+        self._check_feedback(input_shape, y.shape)
+        self._input_shape = input_shape
+        self._output_size = y.shape[-1]
+
+    def _rank_message(self, name, shape):
+        if self.is_token_model:
+            expected = "(batch, time) integer token ids, since the layer has a sampler"
+        else:
+            expected = (
+                "(batch, time, features) values, since the layer has no sampler; "
+                "for one feature, add the axis with `x[..., None]`"
+            )
+        return f"`{name}` must have shape {expected}. Received: {name}.shape={shape}."
+
+    def _check_feedback(self, input_shape, output_shape):
+        if self.is_token_model or output_shape[-1] == input_shape[-1]:
+            return
+        raise ValueError(
+            "With `sampler=None` the head's output is fed back as the next input, "
+            "so its width must equal the input's feature size "
+            f"({input_shape[-1]}). Received: a head output of shape {output_shape}. "
+            "Use a head such as `keras.layers.Dense(features)`, or, for logits, "
+            "a `sampler` and an `encoder` such as `Embedding`."
+        )
+
+    # ---------------------------------------------------------- teacher forcing
+
+    def call(self, inputs, initial_state=None, mask=None, training=None):
+        """Runs the teacher-forced pass; see the class docstring."""
+        x, mask = self._encode(inputs, mask, training)
+        if initial_state is not None:
+            initial_state = self._pack_state(initial_state, ops.shape(x)[0])
+        sequence, *state = self.rnn(
+            x, initial_state=initial_state, mask=mask, training=training
+        )
+        outputs = self._project(sequence, training)
+        if self.return_state:
+            return outputs, tree.flatten(state)
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        """Returns the mask of the outputs: the input mask, encoder's included."""
+        if self.encoder is not None and self.encoder.supports_masking:
+            mask = self._and(mask, self.encoder.compute_mask(inputs, mask))
+        if self.return_state:
+            return mask, [None] * self._num_states()
+        return mask
+
+    def _encode(self, inputs, mask, training):
+        if self.encoder is None:
+            return inputs, mask
+        if self.encoder.supports_masking:
+            mask = self._and(mask, self.encoder.compute_mask(inputs, mask))
+        return self.encoder(inputs, training=training), mask
+
+    @staticmethod
+    def _and(mask, other):
+        if mask is None or other is None:
+            return other if mask is None else mask
+        return ops.logical_and(mask, other)
+
+    def _project(self, cell_output, training=False):
+        outputs = (
+            cell_output
+            if self.head is None
+            else self.head(cell_output, training=training)
+        )
+        return ops.cast(outputs, self.compute_dtype)
+
+    # ------------------------------------------------------------------ state
+
+    def _state_template(self, batch_size):
+        return self.rnn.get_initial_state(batch_size)
+
+    def _num_states(self):
+        return len(tree.flatten(self._state_template(1)))
+
+    def _pack_state(self, flat_state, batch_size):
+        return tree.pack_sequence_as(
+            self._state_template(batch_size), tree.flatten(flat_state)
+        )
+
+    # ------------------------------------------------------------- generation
+
+    def generate(
+        self,
+        seed,
+        steps,
+        *,
+        initial_state=None,
+        seed_mask=None,
+        end_token=None,
+        random_seed=None,
+        return_state=False,
+    ):
+        """Generates the `steps` elements that follow `seed`, on its own outputs.
+
+        The seed warms the state up in one teacher-forced pass of the
+        recurrent layer; its last step's prediction is the first generated
+        element, and each element is fed back to produce the next, in one
+        `tf.while_loop` traced once: a new `steps` or seed length does not
+        retrace it.
+
+        Args:
+            seed: `(batch, seed_time, features)` values for continuous models,
+                `(batch, seed_time)` integer ids for token models; at least one
+                step.
+            steps: int or scalar integer tensor, at least 1: how many elements
+                to generate after the seed.
+            initial_state: optional flat list of state tensors to start from,
+                as returned by `generate(..., return_state=True)`; None starts
+                from the cell's zero state.
+            seed_mask: optional boolean `(batch, seed_time)`, usually
+                right-padded: which seed steps are real. Each row continues
+                from its own last valid step, exactly as it would alone.
+            end_token: optional int, for token models: a row that emits it
+                stops, its later positions hold `end_token`, and the loop
+                exits once every row has stopped.
+            random_seed: optional non-negative int. Resets the layer's seed
+                generator first, so that the same seed, arguments and weights
+                give the same tokens.
+            return_state: bool. If True, also return the state that produced
+                the last element, ready for `initial_state`.
+
+        Returns:
+            `(batch, steps, features)` values for continuous models, or
+            `(batch, steps)` int32 token ids. With `return_state=True`,
+            `(outputs, state)` with `state` a flat list of tensors.
+
+        Raises:
+            ValueError: for a `steps` below 1, a seed of the wrong rank or
+                feature size, a `seed_mask` of the wrong shape or with an
+                empty row, an `end_token` without a sampler or out of range,
+                or an `initial_state` that does not match the cell.
+            TypeError: for arguments of the wrong type or dtype.
+
+        Examples:
+            Continue in chunks with the returned state:
+
+            >>> layer = selffeed_keras.SelfFeedingRNN(
+            ...     keras.layers.GRUCell(8), head=keras.layers.Dense(1)
+            ... )
+            >>> seed = np.sin(np.linspace(0, 3, 30, dtype="float32"))[None, :, None]
+            >>> whole = layer.generate(seed, 40)
+            >>> first, state = layer.generate(seed, 20, return_state=True)
+            >>> rest = layer.generate(first[:, -1:], 20, initial_state=state)
+            >>> bool(np.allclose(whole[:, 20:], rest, atol=1e-5))
+            True
+        """
+        steps = _checks.steps(steps)
+        seed = self._check_seed(seed)
+        batch_size = seed.shape[0]
+        seed_mask = self._check_seed_mask(seed_mask, seed)
+        state = self._check_initial_state(initial_state, batch_size)
+        end_token = self._check_end_token(end_token)
+        random_seed = _checks.optional_seed(random_seed, "random_seed")
+        _checks.boolean(return_state, "return_state")
+        if random_seed is not None:
+            self.seed_generator.state.assign(
+                ops.convert_to_tensor([random_seed, 0], self.seed_generator.state.dtype)
+            )
+
+        function = self._generate_function(seed_mask is not None, end_token is not None)
+        args = [seed, state, steps]
+        if seed_mask is not None:
+            args.append(seed_mask)
+        if end_token is not None:
+            args.append(end_token)
+        outputs, state = function(*args)
+        return (outputs, state) if return_state else outputs
+
+    def _generate_function(self, has_mask, has_end_token):
+        """The traced generation function for these optional arguments."""
+        key = (has_mask, has_end_token)
+        if key in self._generate_functions:
+            return self._generate_functions[key]
+        seed_spec = tf.TensorSpec(
+            self._seed_shape(),
+            tf.int32 if self.is_token_model else self.compute_dtype,
+        )
+        state_specs = [
+            tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
+            for s in tree.flatten(self._state_template(1))
+        ]
+        signature = [seed_spec, state_specs, tf.TensorSpec((), tf.int32)]
+        if has_mask:
+            signature.append(tf.TensorSpec((None, None), tf.bool))
+        if has_end_token:
+            signature.append(tf.TensorSpec((), tf.int32))
+
+        def generate(seed, state, steps, *optional):
+            seed_mask = optional[0] if has_mask else None
+            end_token = optional[-1] if has_end_token else None
+            return self._generate_graph(seed, state, steps, seed_mask, end_token)
+
+        function = tf.function(generate, input_signature=signature)
+        self._generate_functions[key] = function
+        return function
+
+    def _seed_shape(self):
+        if self.is_token_model:
+            return (None, None)
+        return (None, None) + tuple(self._input_shape[2:])
+
+    def _generate_graph(self, seed, state, steps, seed_mask, end_token):
+        x, mask = self._encode(seed, seed_mask, training=False)
+        batch_size = ops.shape(seed)[0]
+        sequence, *state = self.rnn(
+            x,
+            initial_state=self._pack_state(state, batch_size),
+            mask=mask,
+            training=False,
+        )
+        first = self._feedback(self._head(_last_valid(sequence, mask)))
+        structure = self._state_template(batch_size)
+
+        def step(previous, flat_state):
+            x = previous if self.encoder is None else self.encoder(previous)
+            state = tree.pack_sequence_as(structure, flat_state)
+            output, state = self.rnn.cell(x, state, training=False)
+            return self._feedback(self._head(output)), tree.flatten(state)
+
+        outputs, state = _loop.free_run(
+            step, first, tree.flatten(state), steps, end_token
+        )
+        if not self.is_token_model:
+            outputs = ops.cast(outputs, self.compute_dtype)
+        return outputs, state
+
+    def _head(self, cell_output):
+        return cell_output if self.head is None else self.head(cell_output)
+
+    def _feedback(self, prediction):
+        if self.sampler is None:
+            return prediction
+        return self.sampler(prediction, seed=self.seed_generator)
+
+    # -------------------------------------------------------------- validation
+
+    def _check_seed(self, seed):
+        seed = _checks.as_tensor(seed, "seed")
+        rank = 2 if self.is_token_model else 3
+        if seed.shape.rank != rank:
+            raise ValueError(self._rank_message("seed", tuple(seed.shape)))
+        if seed.shape[0] == 0 or seed.shape[1] == 0:
+            raise ValueError(
+                "`seed` must hold at least one row and one time step. "
+                f"Received: seed.shape={tuple(seed.shape)}."
+            )
+        if self.is_token_model:
+            if not seed.dtype.is_integer:
+                raise TypeError(
+                    "`seed` must hold integer token ids, since the layer has a "
+                    f"sampler. Received: seed.dtype={seed.dtype.name}."
+                )
+            seed = tf.cast(seed, tf.int32)
+        else:
+            if seed.dtype == tf.bool or not (
+                seed.dtype.is_floating or seed.dtype.is_integer
+            ):
+                raise TypeError(
+                    "`seed` must hold real numbers (floats), since the layer has "
+                    f"no sampler. Received: seed.dtype={seed.dtype.name}."
+                )
+            seed = tf.cast(seed, self.compute_dtype)
+        if not self.built:
+            self.build((None, None) + tuple(seed.shape[2:]))
+        if not self.is_token_model and seed.shape[2:] != self._input_shape[2:]:
+            raise ValueError(
+                "`seed` must have the feature size the layer was built for, "
+                f"{self._input_shape[2:]}. Received: seed.shape={tuple(seed.shape)}."
+            )
+        return seed
+
+    def _check_seed_mask(self, seed_mask, seed):
+        if seed_mask is None:
+            return None
+        seed_mask = _checks.as_tensor(seed_mask, "seed_mask")
+        if seed_mask.dtype != tf.bool:
+            raise TypeError(
+                "`seed_mask` must be boolean, True where a seed step is real. "
+                f"Received: seed_mask.dtype={seed_mask.dtype.name}."
+            )
+        if tuple(seed_mask.shape) != tuple(seed.shape[:2]):
+            raise ValueError(
+                "`seed_mask` must have shape (batch, seed_time) = "
+                f"{tuple(seed.shape[:2])}, the seed's first two axes. "
+                f"Received: seed_mask.shape={tuple(seed_mask.shape)}."
+            )
+        if tf.executing_eagerly():
+            empty = np.flatnonzero(~np.any(seed_mask.numpy(), axis=1))
+            if empty.size:
+                raise ValueError(
+                    "Every row of `seed_mask` needs at least one valid (True) "
+                    f"step to continue from. Received: rows {empty.tolist()} "
+                    "with none."
+                )
+        return seed_mask
+
+    def _check_initial_state(self, initial_state, batch_size):
+        template = tree.flatten(self._state_template(batch_size))
+        if initial_state is None:
+            return template
+        flat = tree.flatten(initial_state)
+        expected = [tuple(t.shape) for t in template]
+        received = [tuple(getattr(t, "shape", ())) for t in flat]
+        if received != expected:
+            raise ValueError(
+                "`initial_state` must be a flat list of state tensors with shapes "
+                f"{expected} for this cell and batch, as `generate(..., "
+                f"return_state=True)` returns. Received shapes: {received}."
+            )
+        return [tf.cast(s, t.dtype) for s, t in zip(flat, template, strict=True)]
+
+    def _check_end_token(self, end_token):
+        if end_token is None:
+            return None
+        if not self.is_token_model:
+            raise ValueError(
+                "`end_token` needs a token model: a layer with a `sampler` that "
+                f"emits token ids. Received: end_token={end_token!r} on a layer "
+                "with sampler=None."
+            )
+        if (
+            not isinstance(end_token, (int, np.integer))
+            or isinstance(end_token, bool)
+            or not 0 <= end_token < self._output_size
+        ):
+            raise ValueError(
+                "`end_token` must be an integer token id in "
+                f"[0, {self._output_size}), the head's vocabulary. "
+                f"Received: end_token={end_token!r}."
+            )
+        return tf.constant(int(end_token), tf.int32)
+
+    # --------------------------------------------------------- serialization
+
+    def get_config(self):
+        """Returns the layer's config, nested layers serialized."""
+        serialize = keras.saving.serialize_keras_object
+        return {
+            **super().get_config(),
+            "cell": serialize(self.cell),
+            "head": serialize(self.head),
+            "encoder": serialize(self.encoder),
+            "sampler": serialize(self.sampler),
+            "return_state": self.return_state,
+            "random_seed": self.random_seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates the layer from `get_config()`'s output."""
+        config = dict(config)
+        for key in ("cell", "head", "encoder", "sampler"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

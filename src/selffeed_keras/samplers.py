@@ -1,0 +1,242 @@
+"""Samplers: what turns a head's logits into the next token id.
+
+A sampler is a small stateless object, named and behaving as the samplers
+of keras-hub. It reads logits of shape `(batch, vocab_size)` and returns
+token ids of shape `(batch,)` and dtype `int32`. The math runs in float32
+whatever the compute dtype. Randomness comes from the `seed` passed in: an
+int, or the `keras.random.SeedGenerator` that `SelfFeedingRNN` owns, so that
+sampling advances inside the compiled generation loop.
+
+Subclass `Sampler` and override `sample` to write your own; register it with
+`keras.saving.register_keras_serializable` so that models using it load.
+"""
+
+import keras
+from keras import ops
+
+from selffeed_keras import _checks
+
+__all__ = [
+    "GreedySampler",
+    "RandomSampler",
+    "Sampler",
+    "TopKSampler",
+    "TopPSampler",
+    "get",
+]
+
+_register = keras.saving.register_keras_serializable(package="selffeed_keras")
+
+
+@_register
+class Sampler:
+    """Base class of the samplers: logits in, token ids out.
+
+    Subclasses override `sample(logits, seed)`, which receives float32 logits
+    already divided by `temperature`.
+
+    Args:
+        temperature: float. Logits are divided by it before sampling; above 0.
+            Below 1 sharpens the distribution, above 1 flattens it. Defaults
+            to `1.0`.
+
+    Examples:
+        >>> class ArgminSampler(selffeed_keras.samplers.Sampler):
+        ...     def sample(self, logits, seed):
+        ...         return keras.ops.argmin(logits, axis=-1)
+        >>> ArgminSampler()(np.array([[0.1, 3.0, 0.2]])).numpy().tolist()
+        [0]
+    """
+
+    def __init__(self, temperature=1.0):
+        self.temperature = _checks.positive_float(temperature, "temperature")
+
+    def __call__(self, logits, seed=None):
+        """Returns the next token ids, shape `(batch,)`, dtype `int32`.
+
+        Args:
+            logits: tensor of shape `(batch, vocab_size)`.
+            seed: int, `keras.random.SeedGenerator` or None: the randomness
+                of random samplers, as `keras.random` takes it.
+        """
+        logits = ops.cast(logits, "float32") / self.temperature
+        return ops.cast(self.sample(logits, seed), "int32")
+
+    def sample(self, logits, seed):
+        """Chooses token ids from float32 logits of shape `(batch, vocab_size)`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must override `sample(logits, seed)`."
+        )
+
+    def get_config(self):
+        """Returns the constructor arguments, for `keras.saving`."""
+        return {"temperature": self.temperature}
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a sampler from `get_config()`'s output."""
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@_register
+class GreedySampler(Sampler):
+    """Picks the most likely token at every step; deterministic.
+
+    Use it for reproducible, most-likely continuations. `temperature` is
+    accepted so that every sampler takes the same arguments, and changes
+    nothing here.
+
+    Args:
+        temperature: float. Accepted for uniformity; no effect. Defaults to
+            `1.0`.
+
+    Examples:
+        >>> sampler = selffeed_keras.samplers.GreedySampler()
+        >>> sampler(np.array([[0.1, 3.0, 0.2]])).numpy().tolist()
+        [1]
+    """
+
+    def sample(self, logits, seed):
+        """Returns the index of the largest logit."""
+        return ops.argmax(logits, axis=-1)
+
+
+@_register
+class RandomSampler(Sampler):
+    """Samples the next token from the whole softmax distribution.
+
+    Args:
+        temperature: float. Logits are divided by it first. Defaults to `1.0`.
+
+    Examples:
+        >>> sampler = selffeed_keras.samplers.RandomSampler(temperature=1e-3)
+        >>> sampler(np.array([[0.1, 3.0, 0.2]]), seed=0).numpy().tolist()
+        [1]
+    """
+
+    def sample(self, logits, seed):
+        """Draws one token per row from `softmax(logits)`."""
+        return keras.random.categorical(logits, 1, seed=seed)[:, 0]
+
+
+@_register
+class TopKSampler(Sampler):
+    """Samples the next token among the `k` most likely ones.
+
+    Args:
+        k: int. How many of the highest-scoring tokens to keep; at least 1.
+            A `k` larger than the vocabulary keeps every token.
+        temperature: float. Logits are divided by it first. Defaults to `1.0`.
+
+    Examples:
+        >>> sampler = selffeed_keras.samplers.TopKSampler(k=1)
+        >>> sampler(np.array([[0.1, 3.0, 0.2]]), seed=0).numpy().tolist()
+        [1]
+    """
+
+    def __init__(self, k, temperature=1.0):
+        super().__init__(temperature=temperature)
+        self.k = _checks.positive_int(k, "k", ": how many tokens to keep")
+
+    def sample(self, logits, seed):
+        """Draws one token per row among the `k` largest logits."""
+        k = min(self.k, logits.shape[-1])
+        top_logits, top_ids = ops.top_k(logits, k=k)
+        choice = keras.random.categorical(top_logits, 1, seed=seed)
+        return ops.take_along_axis(top_ids, choice, axis=-1)[:, 0]
+
+    def get_config(self):
+        """Returns the constructor arguments, for `keras.saving`."""
+        return {**super().get_config(), "k": self.k}
+
+
+@_register
+class TopPSampler(Sampler):
+    """Samples among the smallest set of tokens whose probability reaches `p`.
+
+    Nucleus sampling (Holtzman et al., 2019): tokens are sorted by
+    probability and kept until their cumulative probability reaches `p`;
+    the most likely token is always kept.
+
+    Args:
+        p: float in (0, 1]. The probability mass to keep.
+        temperature: float. Logits are divided by it first. Defaults to `1.0`.
+
+    Examples:
+        >>> sampler = selffeed_keras.samplers.TopPSampler(p=0.5)
+        >>> sampler(np.array([[0.1, 3.0, 0.2]]), seed=0).numpy().tolist()
+        [1]
+    """
+
+    def __init__(self, p, temperature=1.0):
+        super().__init__(temperature=temperature)
+        self.p = _checks.probability(
+            p, "p", open_at_zero=True, what=": the probability mass to keep"
+        )
+
+    def sample(self, logits, seed):
+        """Draws one token per row from the nucleus of mass `p`."""
+        sorted_logits, sorted_ids = ops.top_k(logits, k=logits.shape[-1])
+        probabilities = ops.softmax(sorted_logits, axis=-1)
+        # Keep a token if the mass before it is still below p: the first
+        # token is always kept.
+        mass_before = ops.cumsum(probabilities, axis=-1) - probabilities
+        kept = ops.where(mass_before < self.p, sorted_logits, -1e9)
+        choice = keras.random.categorical(kept, 1, seed=seed)
+        return ops.take_along_axis(sorted_ids, choice, axis=-1)[:, 0]
+
+    def get_config(self):
+        """Returns the constructor arguments, for `keras.saving`."""
+        return {**super().get_config(), "p": self.p}
+
+
+_ALIASES = {
+    "greedy": GreedySampler,
+    "random": RandomSampler,
+    "top_k": TopKSampler,
+    "top_p": TopPSampler,
+}
+
+
+def get(identifier):
+    """Resolves a sampler from a name, a config or a sampler object.
+
+    Args:
+        identifier: None, a `Sampler`, a lowercase name (`"greedy"`,
+            `"random"`, `"top_k"`, `"top_p"`), or a dict from
+            `keras.saving.serialize_keras_object`. Named `"top_k"` and
+            `"top_p"` need arguments, so they come with their defaults
+            `k=5` and `p=0.9`.
+
+    Returns:
+        A `Sampler`, or None for None.
+
+    Examples:
+        >>> selffeed_keras.samplers.get("greedy")
+        GreedySampler(temperature=1.0)
+    """
+    if identifier is None or isinstance(identifier, Sampler):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier == "top_k":
+            return TopKSampler(k=5)
+        if identifier == "top_p":
+            return TopPSampler(p=0.9)
+        if identifier in _ALIASES:
+            return _ALIASES[identifier]()
+        raise ValueError(
+            f"Unknown sampler name. Expected one of {sorted(_ALIASES)}. "
+            f"Received: sampler={identifier!r}."
+        )
+    if isinstance(identifier, dict):
+        sampler = keras.saving.deserialize_keras_object(identifier)
+        if isinstance(sampler, Sampler):
+            return sampler
+    raise TypeError(
+        "`sampler` must be None, a `selffeed_keras.samplers.Sampler`, or one of "
+        f"the names {sorted(_ALIASES)}. Received: sampler={identifier!r}."
+    )

@@ -1,0 +1,93 @@
+"""Cells and builders shared by the tests."""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="selffeed_keras_tests")
+class TwoStateCell(keras.layers.Layer):
+    """A user's own cell whose state is two tensors of different sizes."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = [units, 2 * units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight((input_shape[-1], self.units), name="kernel")
+        self.recurrent = self.add_weight((3 * self.units, self.units), name="rec")
+        self.grow = self.add_weight((self.units, 2 * self.units), name="grow")
+
+    def call(self, inputs, states):
+        a, b = states
+        h = ops.tanh(
+            ops.matmul(inputs, self.kernel)
+            + ops.matmul(ops.concatenate([a, b], axis=-1), self.recurrent)
+        )
+        return h, [h, 0.5 * b + ops.tanh(ops.matmul(h, self.grow))]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+CELLS = {
+    "lstm_cell": lambda: keras.layers.LSTMCell(8),
+    "gru_cell": lambda: keras.layers.GRUCell(8),
+    "simple_rnn_cell": lambda: keras.layers.SimpleRNNCell(8),
+    "stacked": lambda: [keras.layers.LSTMCell(8), keras.layers.GRUCell(6)],
+    "lstm_layer": lambda: keras.layers.LSTM(8),
+    "gru_layer": lambda: keras.layers.GRU(8, return_sequences=True, return_state=True),
+    "two_state_cell": lambda: TwoStateCell(8),
+}
+
+
+def sine_seed(batch=2, time=12, features=1, offset=0.0):
+    t = np.arange(time, dtype="float32")[None, :, None] * 0.3
+    phase = np.arange(batch, dtype="float32")[:, None, None] + offset
+    return np.sin(t + phase + np.arange(features, dtype="float32")).astype("float32")
+
+
+def continuous_layer(cell_name, features=1, **kwargs):
+    from selffeed_keras import SelfFeedingRNN
+
+    return SelfFeedingRNN(
+        CELLS[cell_name](), head=keras.layers.Dense(features), **kwargs
+    )
+
+
+def token_layer(cell_name="lstm_cell", vocab=13, sampler="greedy", **kwargs):
+    from selffeed_keras import SelfFeedingRNN
+
+    return SelfFeedingRNN(
+        CELLS[cell_name](),
+        head=keras.layers.Dense(vocab),
+        encoder=keras.layers.Embedding(vocab, 5),
+        sampler=sampler,
+        **kwargs,
+    )
+
+
+def reference_generate(layer, seed, steps):
+    """A hand-written eager loop: the cell stepped in Python, same weights."""
+    cell = layer.rnn.cell
+    seed = np.asarray(seed)
+    state = layer.rnn.get_initial_state(seed.shape[0])
+
+    def encode(x):
+        return x if layer.encoder is None else layer.encoder(x)
+
+    def predict(output):
+        y = output if layer.head is None else layer.head(output)
+        return ops.argmax(y, axis=-1) if layer.sampler is not None else y
+
+    for t in range(seed.shape[1]):
+        output, state = cell(encode(seed[:, t]), state)
+    outputs = []
+    value = predict(output)
+    for _ in range(steps):
+        outputs.append(np.asarray(value))
+        output, state = cell(encode(value), state)
+        value = predict(output)
+    return np.stack(outputs, axis=1)

@@ -24,3 +24,16 @@ def test_there_are_examples():
 def test_code_block_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that save files write here
     exec(compile(code, "<example>", "exec"), {"__name__": "__example__"})
+
+
+def test_sine_demo_runs_and_writes_the_plot(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "sine_demo", ROOT / "examples" / "sine_demo.py"
+    )
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    rmse = demo.main(plot_path=tmp_path / "plot.png", epochs=1)
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+    assert 0.0 < rmse < 2.0  # one epoch: finite and on the wave's scale

@@ -2,7 +2,9 @@
 
 `SelfFeedingRNN` trains teacher-forced with `model.fit` and generates
 free-running with `generate(seed, steps)` in one compiled loop, with the same
-weights. `samplers` turn logits into the next token for token models.
+weights. `samplers` turn logits into the next token for token models;
+`schedules` and `callbacks.ScheduledSampling` train on the model's own
+outputs (scheduled sampling, free-running training).
 """
 
 import keras
@@ -16,8 +18,8 @@ if keras.backend.backend() != "tensorflow":
         "~/.keras/keras.json), then restart the kernel."
     )
 
-from selffeed_keras import samplers  # noqa: E402
+from selffeed_keras import callbacks, samplers, schedules  # noqa: E402
 from selffeed_keras.layer import SelfFeedingRNN  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["SelfFeedingRNN", "__version__", "samplers"]
+__all__ = ["SelfFeedingRNN", "__version__", "callbacks", "samplers", "schedules"]

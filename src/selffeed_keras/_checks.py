@@ -59,6 +59,19 @@ def probability(value, name, *, open_at_zero=False, what=""):
     return float(value)
 
 
+def probability_or_schedule(value, name, schedule_class):
+    """Returns `value` if it is a probability in [0, 1] or a schedule."""
+    if isinstance(value, schedule_class):
+        return value
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be a float in [0, 1] or a "
+            "`selffeed_keras.schedules.Schedule` (Constant, Linear, Exponential, "
+            f"InverseSigmoid). Received: {name}={value!r}."
+        )
+    return probability(value, name)
+
+
 def optional_seed(value, name):
     """Returns `value` if it is None or a non-negative integer."""
     if value is not None and (not _is_int(value) or value < 0):

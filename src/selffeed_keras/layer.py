@@ -1,11 +1,13 @@
 """SelfFeedingRNN: one set of weights for teacher forcing and free running."""
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops, tree
 
-from selffeed_keras import _checks, _loop, samplers
+from selffeed_keras import _checks, _feedback, _loop, samplers, schedules
 
 _CELL_HELP = (
     "`cell` must be a Keras RNN cell (for example `keras.layers.LSTMCell(32)`), "
@@ -105,6 +107,23 @@ class SelfFeedingRNN(keras.layers.Layer):
             the final state as a flat list of tensors. Defaults to `False`.
         random_seed: int or None. Seeds the layer's `SeedGenerator`, the
             source of randomness for sampling. Defaults to None (random).
+        sampling_probability: float in [0, 1] or a
+            `selffeed_keras.schedules.Schedule`. In training, each step after
+            the first reads the layer's own previous output (through its
+            sampler) instead of the true input with this probability, drawn
+            per row and per step: 0 is teacher forcing (the default, and the
+            fast path through the recurrent layer's own kernels), 1 is
+            free-running training, values between are scheduled sampling
+            (Bengio et al., 2015). A schedule is evaluated at each training
+            step; `callbacks.ScheduledSampling` sets the value per epoch or
+            batch instead. The value lives in a non-trainable variable, so a
+            change never retraces the training step.
+        backprop_through_feedback: bool. If True (the default), gradients flow
+            through fed-back continuous outputs into the steps that produced
+            them: true closed-loop backpropagation through time. False stops
+            them at each fed-back output, which is cheaper and can be more
+            stable on long sequences. Sampled token ids carry no gradient
+            either way.
         **kwargs: base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -115,7 +134,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         mask: optional boolean `(batch, time)`; Keras passes it from a
             `Masking` layer in front or an `Embedding(mask_zero=True)`
             encoder adds it. Masked steps leave the state unchanged.
-        training: bool. Passed to the cell and head (dropout).
+        training: bool. Passed to the cell, encoder and head (dropout); in
+            training, `sampling_probability` applies. Outside training the
+            pass is teacher-forced: one-step-ahead predictions.
 
     Returns:
         `(batch, time, ...)` head outputs: predictions of the next input, or
@@ -139,6 +160,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         sampler=None,
         return_state=False,
         random_seed=None,
+        sampling_probability=0.0,
+        backprop_through_feedback=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -159,6 +182,38 @@ class SelfFeedingRNN(keras.layers.Layer):
         self.return_state = _checks.boolean(return_state, "return_state")
         self.random_seed = _checks.optional_seed(random_seed, "random_seed")
         self.seed_generator = keras.random.SeedGenerator(random_seed)
+        self.sampling_probability = _checks.probability_or_schedule(
+            sampling_probability, "sampling_probability", schedules.Schedule
+        )
+        self._schedule = schedules.get(sampling_probability)
+        self.backprop_through_feedback = _checks.boolean(
+            backprop_through_feedback, "backprop_through_feedback"
+        )
+        # The probability in use, and the count of training steps that a
+        # schedule reads: variables, so that changes never retrace.
+        self._probability = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(float(self._schedule(0))),
+            trainable=False,
+            aggregation="only_first_replica",
+            name="sampling_probability",
+        )
+        self._training_steps = self.add_weight(
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            aggregation="only_first_replica",
+            name="training_steps",
+        )
+        # Python flags read when the training step is traced: the feedback
+        # path is traced only for layers that may use it, so that plain
+        # teacher forcing keeps the recurrent layer's fast kernels.
+        self._feedback_in_training = (
+            isinstance(sampling_probability, schedules.Schedule)
+            or sampling_probability > 0
+        )
+        self._traced_teacher_forced_training = False
         self.supports_masking = True
         self._generate_functions = {}
 
@@ -219,15 +274,102 @@ class SelfFeedingRNN(keras.layers.Layer):
     def call(self, inputs, initial_state=None, mask=None, training=None):
         """Runs the teacher-forced pass; see the class docstring."""
         x, mask = self._encode(inputs, mask, training)
-        if initial_state is not None:
-            initial_state = self._pack_state(initial_state, ops.shape(x)[0])
-        sequence, *state = self.rnn(
-            x, initial_state=initial_state, mask=mask, training=training
+        batch_size = ops.shape(x)[0]
+        state = (
+            self._state_template(batch_size)
+            if initial_state is None
+            else self._pack_state(initial_state, batch_size)
         )
-        outputs = self._project(sequence, training)
+        if training and self._feedback_in_training:
+            outputs, state = self._run_with_feedback(x, state, mask, training)
+        else:
+            self._traced_teacher_forced_training |= bool(training)
+            outputs, state = self._run_teacher_forced(x, state, mask, training)
         if self.return_state:
-            return outputs, tree.flatten(state)
+            return outputs, state
         return outputs
+
+    def _run_teacher_forced(self, x, state, mask, training):
+        sequence, *state = self.rnn(
+            x, initial_state=state, mask=mask, training=training
+        )
+        return self._project(sequence, training), self._cast_state(state)
+
+    def _run_with_feedback(self, x, state, mask, training):
+        shape = ops.shape(x)[:2]
+        coins = keras.random.uniform(shape, seed=self.seed_generator)
+        coins = coins < ops.cast(self._next_probability(), coins.dtype)
+        coins = ops.logical_and(coins, ops.arange(shape[1])[None, :] > 0)
+        outputs, state = _feedback.run_with_feedback(
+            self, x, coins, state, mask, training
+        )
+        return ops.cast(outputs, self.compute_dtype), self._cast_state(state)
+
+    def _cast_state(self, state):
+        template = tree.flatten(self._state_template(1))
+        return [
+            ops.cast(s, t.dtype)
+            for s, t in zip(tree.flatten(state), template, strict=True)
+        ]
+
+    def _next_probability(self):
+        """The probability for this training step; advances a schedule."""
+        if not isinstance(self.sampling_probability, schedules.Schedule):
+            return self._probability
+        self._probability.assign(self._schedule(self._training_steps))
+        self._training_steps.assign_add(1)
+        return self._probability
+
+    def set_sampling_probability(self, value):
+        """Sets the probability of feeding back own outputs in training.
+
+        `callbacks.ScheduledSampling` calls it for you. A new value takes
+        effect at the next training step without retracing, with one
+        exception: a layer created with `sampling_probability=0.0` traces
+        training teacher-forced, so the first value above 0 needs its
+        training step traced anew (`model.make_train_function(force=True)`,
+        or `model.compile` again); the callback does that itself, and this
+        method warns when it is needed.
+
+        Args:
+            value: float in [0, 1].
+
+        Raises:
+            ValueError: for a value outside [0, 1], or on a layer whose
+                `sampling_probability` is a schedule (it sets the value itself).
+
+        Examples:
+            >>> layer = selffeed_keras.SelfFeedingRNN(keras.layers.GRUCell(4))
+            >>> layer.set_sampling_probability(0.25)
+            >>> layer.current_sampling_probability
+            0.25
+        """
+        if isinstance(self.sampling_probability, schedules.Schedule):
+            raise ValueError(
+                "This layer's `sampling_probability` is a schedule that sets the "
+                "value at every training step; set a float `sampling_probability` "
+                "to drive it from outside. Received: sampling_probability="
+                f"{self.sampling_probability!r}."
+            )
+        value = _checks.probability(value, "value")
+        self._probability.assign(value)
+        if value > 0 and not self._feedback_in_training:
+            self._feedback_in_training = True
+            if self._traced_teacher_forced_training:
+                warnings.warn(
+                    f"Layer {self.name!r} was traced for teacher-forced training; "
+                    f"sampling_probability={value} applies once its training step "
+                    "is traced again: call `model.make_train_function(force=True)` "
+                    "or `model.compile(...)`. The "
+                    "`selffeed_keras.callbacks.ScheduledSampling` callback does it "
+                    "for you.",
+                    stacklevel=2,
+                )
+
+    @property
+    def current_sampling_probability(self):
+        """The probability in use at the next training step, as a float."""
+        return float(self._probability.numpy())
 
     def compute_mask(self, inputs, mask=None):
         """Returns the mask of the outputs: the input mask, encoder's included."""
@@ -251,12 +393,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         return ops.logical_and(mask, other)
 
     def _project(self, cell_output, training=False):
-        outputs = (
-            cell_output
-            if self.head is None
-            else self.head(cell_output, training=training)
-        )
-        return ops.cast(outputs, self.compute_dtype)
+        return ops.cast(self._head(cell_output, training), self.compute_dtype)
 
     # ------------------------------------------------------------------ state
 
@@ -418,8 +555,10 @@ class SelfFeedingRNN(keras.layers.Layer):
             outputs = ops.cast(outputs, self.compute_dtype)
         return outputs, state
 
-    def _head(self, cell_output):
-        return cell_output if self.head is None else self.head(cell_output)
+    def _head(self, cell_output, training=False):
+        if self.head is None:
+            return cell_output
+        return self.head(cell_output, training=training)
 
     def _feedback(self, prediction):
         if self.sampler is None:
@@ -537,6 +676,12 @@ class SelfFeedingRNN(keras.layers.Layer):
             "sampler": serialize(self.sampler),
             "return_state": self.return_state,
             "random_seed": self.random_seed,
+            "sampling_probability": (
+                self.sampling_probability
+                if isinstance(self.sampling_probability, (int, float))
+                else serialize(self.sampling_probability)
+            ),
+            "backprop_through_feedback": self.backprop_through_feedback,
         }
 
     @classmethod
@@ -545,4 +690,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         config = dict(config)
         for key in ("cell", "head", "encoder", "sampler"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
+        if isinstance(config.get("sampling_probability"), dict):
+            config["sampling_probability"] = schedules.get(
+                config["sampling_probability"]
+            )
         return cls(**config)

@@ -34,6 +34,7 @@ format: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/exposure_bias.py
 
 docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs serve

@@ -6,6 +6,7 @@ argument, what was expected and what was received, before any graph exists.
 
 import numbers
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -123,11 +124,130 @@ def as_tensor(value, name):
 
 def layer_or_none(value, name, example):
     """Returns `value` if it is None or a Keras layer."""
-    import keras
-
     if value is not None and not isinstance(value, keras.layers.Layer):
         raise TypeError(
             f"`{name}` must be a Keras layer (for example `{example}`) or None. "
             f"Received: {name}={value!r} of type {type(value).__name__}."
         )
     return value
+
+
+def rank_message(name, shape, token_model):
+    """The message for an input or seed of the wrong rank."""
+    if token_model:
+        expected = "(batch, time) integer token ids, since the layer has a sampler"
+    else:
+        expected = (
+            "(batch, time, features) values, since the layer has no sampler; "
+            "for one feature, add the axis with `x[..., None]`"
+        )
+    return f"`{name}` must have shape {expected}. Received: {name}.shape={shape}."
+
+
+def feedback_width(input_shape, output_shape):
+    """Raises unless a head output of `output_shape` can be fed back as input."""
+    if output_shape[-1] != input_shape[-1]:
+        raise ValueError(
+            "With `sampler=None` the head's output is fed back as the next input, "
+            "so its width must equal the input's feature size "
+            f"({input_shape[-1]}). Received: a head output of shape {output_shape}. "
+            "Use a head such as `keras.layers.Dense(features)`, or, for logits, "
+            "a `sampler` and an `encoder` such as `Embedding`."
+        )
+
+
+def seed(value, token_model, dtype):
+    """Returns the seed as a tensor of the layer's input dtype, or raises."""
+    value = as_tensor(value, "seed")
+    rank = 2 if token_model else 3
+    if value.shape.rank != rank:
+        raise ValueError(rank_message("seed", tuple(value.shape), token_model))
+    if value.shape[0] == 0 or value.shape[1] == 0:
+        raise ValueError(
+            "`seed` must hold at least one row and one time step. "
+            f"Received: seed.shape={tuple(value.shape)}."
+        )
+    if token_model:
+        if not value.dtype.is_integer:
+            raise TypeError(
+                "`seed` must hold integer token ids, since the layer has a "
+                f"sampler. Received: seed.dtype={value.dtype.name}."
+            )
+        return tf.cast(value, tf.int32)
+    if value.dtype == tf.bool or not (
+        value.dtype.is_floating or value.dtype.is_integer
+    ):
+        raise TypeError(
+            "`seed` must hold real numbers (floats), since the layer has no "
+            f"sampler. Received: seed.dtype={value.dtype.name}."
+        )
+    return tf.cast(value, dtype)
+
+
+def seed_features(value, input_shape):
+    """Raises unless the seed's feature axes match the built `input_shape`."""
+    if tuple(value.shape[2:]) != tuple(input_shape[2:]):
+        raise ValueError(
+            "`seed` must have the feature size the layer was built for, "
+            f"{tuple(input_shape[2:])}. Received: seed.shape={tuple(value.shape)}."
+        )
+
+
+def seed_mask(value, seed):
+    """Returns the seed mask as a boolean tensor, None for None, or raises."""
+    if value is None:
+        return None
+    value = as_tensor(value, "seed_mask")
+    if value.dtype != tf.bool:
+        raise TypeError(
+            "`seed_mask` must be boolean, True where a seed step is real. "
+            f"Received: seed_mask.dtype={value.dtype.name}."
+        )
+    if tuple(value.shape) != tuple(seed.shape[:2]):
+        raise ValueError(
+            "`seed_mask` must have shape (batch, seed_time) = "
+            f"{tuple(seed.shape[:2])}, the seed's first two axes. "
+            f"Received: seed_mask.shape={tuple(value.shape)}."
+        )
+    if tf.executing_eagerly():
+        empty = np.flatnonzero(~np.any(value.numpy(), axis=1))
+        if empty.size:
+            raise ValueError(
+                "Every row of `seed_mask` needs at least one valid (True) step "
+                f"to continue from. Received: rows {empty.tolist()} with none."
+            )
+    return value
+
+
+def initial_state(value, template):
+    """Returns `value` as a flat list cast like `template`, `template` for None."""
+    if value is None:
+        return template
+    flat = keras.tree.flatten(value)
+    expected = [tuple(t.shape) for t in template]
+    received = [tuple(getattr(t, "shape", ())) for t in flat]
+    if received != expected:
+        raise ValueError(
+            "`initial_state` must be a flat list of state tensors with shapes "
+            f"{expected} for this cell and batch, as `generate(..., "
+            f"return_state=True)` returns. Received shapes: {received}."
+        )
+    return [tf.cast(s, t.dtype) for s, t in zip(flat, template, strict=True)]
+
+
+def end_token(value, token_model, vocab_size):
+    """Returns the end token as a scalar int32 tensor, None for None, or raises."""
+    if value is None:
+        return None
+    if not token_model:
+        raise ValueError(
+            "`end_token` needs a token model: a layer with a `sampler` that "
+            f"emits token ids. Received: end_token={value!r} on a layer with "
+            "sampler=None."
+        )
+    if not _is_int(value) or not 0 <= value < vocab_size:
+        raise ValueError(
+            f"`end_token` must be an integer token id in [0, {vocab_size}), the "
+            f"head's vocabulary. Received: end_token={value!r}."
+        )
+    return tf.constant(int(value), tf.int32)

@@ -3,7 +3,6 @@
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops, tree
 
@@ -229,7 +228,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         input_shape = tuple(input_shape)
         rank = 2 if self.is_token_model else 3
         if len(input_shape) != rank:
-            raise ValueError(self._rank_message("inputs", input_shape))
+            raise ValueError(
+                _checks.rank_message("inputs", input_shape, self.is_token_model)
+            )
         x = keras.KerasTensor(
             input_shape, dtype="int32" if self.is_token_model else self.compute_dtype
         )
@@ -244,30 +245,10 @@ class SelfFeedingRNN(keras.layers.Layer):
             if not self.head.built:
                 self.head.build(y.shape)
             y = self.head.compute_output_spec(y)
-        self._check_feedback(input_shape, y.shape)
+        if not self.is_token_model:
+            _checks.feedback_width(input_shape, y.shape)
         self._input_shape = input_shape
         self._output_size = y.shape[-1]
-
-    def _rank_message(self, name, shape):
-        if self.is_token_model:
-            expected = "(batch, time) integer token ids, since the layer has a sampler"
-        else:
-            expected = (
-                "(batch, time, features) values, since the layer has no sampler; "
-                "for one feature, add the axis with `x[..., None]`"
-            )
-        return f"`{name}` must have shape {expected}. Received: {name}.shape={shape}."
-
-    def _check_feedback(self, input_shape, output_shape):
-        if self.is_token_model or output_shape[-1] == input_shape[-1]:
-            return
-        raise ValueError(
-            "With `sampler=None` the head's output is fed back as the next input, "
-            "so its width must equal the input's feature size "
-            f"({input_shape[-1]}). Received: a head output of shape {output_shape}. "
-            "Use a head such as `keras.layers.Dense(features)`, or, for logits, "
-            "a `sampler` and an `encoder` such as `Embedding`."
-        )
 
     # ---------------------------------------------------------- teacher forcing
 
@@ -476,11 +457,14 @@ class SelfFeedingRNN(keras.layers.Layer):
             True
         """
         steps = _checks.steps(steps)
-        seed = self._check_seed(seed)
-        batch_size = seed.shape[0]
-        seed_mask = self._check_seed_mask(seed_mask, seed)
-        state = self._check_initial_state(initial_state, batch_size)
-        end_token = self._check_end_token(end_token)
+        seed = _checks.seed(seed, self.is_token_model, self.compute_dtype)
+        if not self.built:
+            self.build((None, None) + tuple(seed.shape[2:]))
+        _checks.seed_features(seed, self._input_shape)
+        seed_mask = _checks.seed_mask(seed_mask, seed)
+        template = tree.flatten(self._state_template(seed.shape[0]))
+        state = _checks.initial_state(initial_state, template)
+        end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
         random_seed = _checks.optional_seed(random_seed, "random_seed")
         _checks.boolean(return_state, "return_state")
         if random_seed is not None:
@@ -564,104 +548,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         if self.sampler is None:
             return prediction
         return self.sampler(prediction, seed=self.seed_generator)
-
-    # -------------------------------------------------------------- validation
-
-    def _check_seed(self, seed):
-        seed = _checks.as_tensor(seed, "seed")
-        rank = 2 if self.is_token_model else 3
-        if seed.shape.rank != rank:
-            raise ValueError(self._rank_message("seed", tuple(seed.shape)))
-        if seed.shape[0] == 0 or seed.shape[1] == 0:
-            raise ValueError(
-                "`seed` must hold at least one row and one time step. "
-                f"Received: seed.shape={tuple(seed.shape)}."
-            )
-        if self.is_token_model:
-            if not seed.dtype.is_integer:
-                raise TypeError(
-                    "`seed` must hold integer token ids, since the layer has a "
-                    f"sampler. Received: seed.dtype={seed.dtype.name}."
-                )
-            seed = tf.cast(seed, tf.int32)
-        else:
-            if seed.dtype == tf.bool or not (
-                seed.dtype.is_floating or seed.dtype.is_integer
-            ):
-                raise TypeError(
-                    "`seed` must hold real numbers (floats), since the layer has "
-                    f"no sampler. Received: seed.dtype={seed.dtype.name}."
-                )
-            seed = tf.cast(seed, self.compute_dtype)
-        if not self.built:
-            self.build((None, None) + tuple(seed.shape[2:]))
-        if not self.is_token_model and seed.shape[2:] != self._input_shape[2:]:
-            raise ValueError(
-                "`seed` must have the feature size the layer was built for, "
-                f"{self._input_shape[2:]}. Received: seed.shape={tuple(seed.shape)}."
-            )
-        return seed
-
-    def _check_seed_mask(self, seed_mask, seed):
-        if seed_mask is None:
-            return None
-        seed_mask = _checks.as_tensor(seed_mask, "seed_mask")
-        if seed_mask.dtype != tf.bool:
-            raise TypeError(
-                "`seed_mask` must be boolean, True where a seed step is real. "
-                f"Received: seed_mask.dtype={seed_mask.dtype.name}."
-            )
-        if tuple(seed_mask.shape) != tuple(seed.shape[:2]):
-            raise ValueError(
-                "`seed_mask` must have shape (batch, seed_time) = "
-                f"{tuple(seed.shape[:2])}, the seed's first two axes. "
-                f"Received: seed_mask.shape={tuple(seed_mask.shape)}."
-            )
-        if tf.executing_eagerly():
-            empty = np.flatnonzero(~np.any(seed_mask.numpy(), axis=1))
-            if empty.size:
-                raise ValueError(
-                    "Every row of `seed_mask` needs at least one valid (True) "
-                    f"step to continue from. Received: rows {empty.tolist()} "
-                    "with none."
-                )
-        return seed_mask
-
-    def _check_initial_state(self, initial_state, batch_size):
-        template = tree.flatten(self._state_template(batch_size))
-        if initial_state is None:
-            return template
-        flat = tree.flatten(initial_state)
-        expected = [tuple(t.shape) for t in template]
-        received = [tuple(getattr(t, "shape", ())) for t in flat]
-        if received != expected:
-            raise ValueError(
-                "`initial_state` must be a flat list of state tensors with shapes "
-                f"{expected} for this cell and batch, as `generate(..., "
-                f"return_state=True)` returns. Received shapes: {received}."
-            )
-        return [tf.cast(s, t.dtype) for s, t in zip(flat, template, strict=True)]
-
-    def _check_end_token(self, end_token):
-        if end_token is None:
-            return None
-        if not self.is_token_model:
-            raise ValueError(
-                "`end_token` needs a token model: a layer with a `sampler` that "
-                f"emits token ids. Received: end_token={end_token!r} on a layer "
-                "with sampler=None."
-            )
-        if (
-            not isinstance(end_token, (int, np.integer))
-            or isinstance(end_token, bool)
-            or not 0 <= end_token < self._output_size
-        ):
-            raise ValueError(
-                "`end_token` must be an integer token id in "
-                f"[0, {self._output_size}), the head's vocabulary. "
-                f"Received: end_token={end_token!r}."
-            )
-        return tf.constant(int(end_token), tf.int32)
 
     # --------------------------------------------------------- serialization
 

@@ -8,7 +8,7 @@ export NO_MKDOCS_2_WARNING := 1
 
 LINT_PATHS := $(wildcard src tests benchmarks examples notebooks conftest.py)
 
-.PHONY: demo test lint format bench docs clean
+.PHONY: demo test format bench notebooks docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/exposure_bias.py
+
+# Re-executes the notebooks in place, so their committed outputs are fresh.
+# capture_fd_output=False keeps TensorFlow's C++ start-up logs out of them.
+notebooks: $(VENV)/.installed-notebooks
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.extra_arguments='["--IPKernelApp.capture_fd_output=False"]' \
+		notebooks/*.ipynb
 
 docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs serve

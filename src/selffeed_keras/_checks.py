@@ -118,3 +118,16 @@ def layer_or_none(value, name, example):
             f"Received: {name}={value!r} of type {type(value).__name__}."
         )
     return value
+
+
+def jit_compile(value):
+    """Returns `value` if it is True, False or "auto"."""
+    if not (
+        value is True or value is False or (isinstance(value, str) and value == "auto")
+    ):
+        raise ValueError(
+            '`jit_compile` must be True, False or "auto": whether XLA compiles '
+            "the generation loop. Received: "
+            f"jit_compile={value!r} of type {type(value).__name__}."
+        )
+    return value

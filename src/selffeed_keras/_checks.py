@@ -251,3 +251,16 @@ def end_token(value, token_model, vocab_size):
             f"head's vocabulary. Received: end_token={value!r}."
         )
     return tf.constant(int(value), tf.int32)
+
+
+def jit_compile(value):
+    """Returns `value` if it is True, False or "auto"."""
+    if not (
+        value is True or value is False or (isinstance(value, str) and value == "auto")
+    ):
+        raise ValueError(
+            '`jit_compile` must be True, False or "auto": whether XLA compiles '
+            "the generation loop. Received: "
+            f"jit_compile={value!r} of type {type(value).__name__}."
+        )
+    return value

@@ -1,0 +1,592 @@
+"""Times `SelfFeedingRNN.generate` against the usual ways of free running.
+
+Every method runs the same weights from the same seed, warming up on the seed
+its own way, and must produce `generate`'s outputs before it is timed. Each
+method is timed on its own: a first call (tracing and compiling included),
+then repeated calls whose median gives the steady state. Ratios compare
+methods of the same row, measured in the same run.
+
+    python benchmarks/generate.py          # the full tables, a few minutes
+    python benchmarks/generate.py --quick  # a tiny configuration, seconds
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import selffeed_keras  # noqa: E402
+from selffeed_keras import SelfFeedingRNN  # noqa: E402
+
+try:
+    import jax
+    import jax.numpy as jnp
+except ImportError:  # the optional `bench` extra
+    jax = None
+
+SEED_TIME = 20
+VOCAB = 64
+
+
+# ----------------------------------------------------------------- the models
+
+
+def make_layer(kind, units, sampler="greedy", jit_compile="auto"):
+    keras.utils.set_random_seed(0)
+    if kind == "sine":
+        layer = SelfFeedingRNN(
+            keras.layers.LSTMCell(units),
+            head=keras.layers.Dense(1),
+            jit_compile=jit_compile,
+        )
+        layer.build((None, None, 1))
+    else:
+        layer = SelfFeedingRNN(
+            keras.layers.LSTMCell(units),
+            head=keras.layers.Dense(VOCAB),
+            encoder=keras.layers.Embedding(VOCAB, 32),
+            sampler=sampler,
+            jit_compile=jit_compile,
+        )
+        layer.build((None, None))
+    return layer
+
+
+def make_seed(kind, batch, time_steps=SEED_TIME):
+    if kind == "sine":
+        t = np.arange(time_steps, dtype="float32") * 0.1
+        phase = np.arange(batch, dtype="float32")[:, None]
+        return np.sin(t + phase)[..., None].astype("float32")
+    return np.random.default_rng(0).integers(0, VOCAB, (batch, time_steps))
+
+
+# --------------------------------------------------- the ways people do it
+
+
+class Parts:
+    """The layer's pieces, as a hand-written loop uses them."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.cell = layer.rnn.cell
+
+    def encode(self, x):
+        return x if self.layer.encoder is None else self.layer.encoder(x)
+
+    def predict(self, output):
+        y = self.layer.head(output)
+        if self.layer.sampler is None:
+            return y
+        return self.layer.sampler(y, seed=self.layer.seed_generator)
+
+    def step(self, previous, state):
+        output, state = self.cell(self.encode(previous), state)
+        return self.predict(output), state
+
+    def warm_up(self, seed):
+        """Steps the cell over the seed; returns element 0 and its state."""
+        state = self.cell.get_initial_state(seed.shape[0])
+        for t in range(seed.shape[1]):
+            output, state = self.cell(self.encode(seed[:, t]), state)
+        return self.predict(output), state
+
+
+def rerun_prefix(parts):
+    """(a) Re-runs the whole growing sequence to predict each next element.
+
+    The layer's teacher-forced call is compiled once for any length, as
+    `model.predict` or a `tf.function` would do it.
+    """
+    layer = parts.layer
+    shape = (None, None) + ((1,) if layer.sampler is None else ())
+    dtype = tf.float32 if layer.sampler is None else tf.int32
+    predict = tf.function(
+        lambda sequence: layer(sequence)[:, -1],
+        input_signature=[tf.TensorSpec(shape, dtype)],
+    )
+
+    def run(seed, steps):
+        sequence = tf.convert_to_tensor(seed, dtype)
+        outputs = []
+        for _ in range(steps):
+            value = predict(sequence)
+            if layer.sampler is not None:
+                value = layer.sampler(value, layer.seed_generator)
+            outputs.append(value)
+            sequence = tf.concat([sequence, tf.cast(value[:, None], dtype)], axis=1)
+        return tf.stack(outputs, axis=1)
+
+    return run
+
+
+def eager_loop(parts, seed, steps):
+    """(b) An eager Python loop carrying the state."""
+    value, state = parts.warm_up(tf.convert_to_tensor(seed))
+    outputs = [value]
+    for _ in range(steps - 1):
+        value, state = parts.step(value, state)
+        outputs.append(value)
+    return tf.stack(outputs, axis=1)
+
+
+def compiled_step_loop(parts):
+    """(c) A Python loop over a compiled single step."""
+    step = tf.function(parts.step)
+    warm_up = tf.function(parts.warm_up)
+
+    def run(seed, steps):
+        value, state = warm_up(tf.convert_to_tensor(seed))
+        outputs = [value]
+        for _ in range(steps - 1):
+            value, state = step(value, state)
+            outputs.append(value)
+        return tf.stack(outputs, axis=1)
+
+    return run
+
+
+def traced_loop(parts):
+    """(d) A Python loop traced into one tf.function (the FeedBack tutorial).
+
+    `steps` is a Python int: a new length retraces.
+    """
+
+    @tf.function
+    def run(seed, steps):
+        value, state = parts.warm_up(seed)
+        outputs = [value]
+        for _ in range(steps - 1):
+            value, state = parts.step(value, state)
+            outputs.append(value)
+        return tf.stack(outputs, axis=1)
+
+    return lambda seed, steps: run(tf.convert_to_tensor(seed), steps)
+
+
+def while_loop(parts):
+    """(e) A plain tf.while_loop in a tf.function, TensorArray of `steps`."""
+
+    @tf.function
+    def run(seed, steps):
+        value, state = parts.warm_up(seed)
+        buffer = tf.TensorArray(value.dtype, size=steps).write(0, value)
+
+        def body(i, value, state, buffer):
+            value, state = parts.step(value, state)
+            return i + 1, value, state, buffer.write(i, value)
+
+        buffer = tf.while_loop(
+            lambda i, *_: i < steps, body, (tf.constant(1), value, state, buffer)
+        )[-1]
+        perm = [1, 0] + list(range(2, value.shape.rank + 1))
+        return tf.transpose(buffer.stack(), perm)
+
+    return lambda seed, steps: run(tf.convert_to_tensor(seed), tf.constant(steps))
+
+
+def jax_scan(layer):
+    """(f) JAX `lax.scan` under `jit`, on the layer's weights."""
+    cell, head = layer.rnn.cell, layer.head
+    kernel, recurrent, bias = (jnp.asarray(w) for w in cell.get_weights())
+    head_kernel, head_bias = (jnp.asarray(w) for w in head.get_weights())
+    table = (
+        None if layer.encoder is None else jnp.asarray(layer.encoder.embeddings.numpy())
+    )
+    greedy = isinstance(layer.sampler, selffeed_keras.samplers.GreedySampler)
+
+    def lstm(x, h, c):
+        z = x @ kernel + h @ recurrent + bias
+        i, f, g, o = jnp.split(z, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+    def encode(x):
+        return x if table is None else table[x]
+
+    def predict(h, key):
+        y = h @ head_kernel + head_bias
+        if layer.sampler is None:
+            return y
+        if greedy:
+            return jnp.argmax(y, axis=-1).astype(jnp.int32)
+        return jax.random.categorical(key, y, axis=-1).astype(jnp.int32)
+
+    @jax.jit
+    def run(seed, horizon, key):
+        batch = seed.shape[0]
+        zeros = jnp.zeros((batch, kernel.shape[1] // 4))
+
+        def read(carry, x):
+            h, c = lstm(encode(x), *carry)
+            return (h, c), None
+
+        (h, c), _ = jax.lax.scan(read, (zeros, zeros), jnp.swapaxes(seed, 0, 1))
+        keys = jax.random.split(key, horizon.shape[0])
+        first = predict(h, keys[0])
+
+        def free(carry, key):
+            value, h, c = carry
+            h, c = lstm(encode(value), h, c)
+            value = predict(h, key)
+            return (value, h, c), value
+
+        _, rest = jax.lax.scan(free, (first, h, c), keys[1:])
+        return jnp.concatenate([first[:, None], jnp.swapaxes(rest, 0, 1)], axis=1)
+
+    def call(seed, steps):
+        key = jax.random.PRNGKey(0)
+        return run(jnp.asarray(seed), jnp.zeros(steps), key).block_until_ready()
+
+    return call
+
+
+# ------------------------------------------------------------------ timing
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    if hasattr(result, "numpy"):
+        result = result.numpy()
+    return time.perf_counter() - start, np.asarray(result)
+
+
+def measure(function, budget_s, max_runs):
+    """First call, then the median of repeated calls within `budget_s`."""
+    first, result = timed(function)
+    times = []
+    spent = 0.0
+    while len(times) < 3 or (spent < budget_s and len(times) < max_runs):
+        elapsed, _ = timed(function)
+        times.append(elapsed)
+        spent += elapsed
+    return first, statistics.median(times), len(times), result
+
+
+SKIPPED = (
+    "Slow methods are skipped where one run would take many seconds: the "
+    "re-run prefix and the loop traced in one tf.function (which traces every "
+    "step) run up to 100 steps; the eager and compiled-step loops up to 1,000 "
+    "steps with LSTMCell(32) at batch 1, and up to 100 steps elsewhere."
+)
+
+
+def too_slow(name, units, batch, steps):
+    """Whether a method is skipped for this row; see SKIPPED."""
+    if name in ("re-run prefix", "loop traced in one tf.function"):
+        return steps > 100
+    if name in ("eager loop", "compiled-step loop"):
+        return steps > (1_000 if (units, batch) == (32, 1) else 100)
+    return False
+
+
+def methods(layer):
+    parts = Parts(layer)
+    found = {
+        "generate": lambda s, n: layer.generate(s, n),
+        "generate, jit_compile=False": None,  # filled below, same weights
+        "re-run prefix": rerun_prefix(parts),
+        "eager loop": lambda s, n: eager_loop(parts, s, n),
+        "compiled-step loop": compiled_step_loop(parts),
+        "loop traced in one tf.function": traced_loop(parts),
+        "tf.while_loop": while_loop(parts),
+    }
+    if jax is not None:
+        found["JAX lax.scan"] = jax_scan(layer)
+    return found
+
+
+def compare(name, result, references, sampler):
+    """Checks a method's outputs against generate's; returns the table cell.
+
+    Random sampling under XLA draws other (equally distributed) tokens than
+    TensorFlow's CPU kernels from the same seeds, so with a random sampler the
+    TensorFlow methods are checked against `generate(jit_compile=False)`.
+    """
+    if not references:
+        references["generate"] = result
+        return "reference"
+    if name == "generate, jit_compile=False" and sampler == "random":
+        references["random"] = result
+        return "XLA draws other tokens"
+    if name == "JAX lax.scan" and sampler == "random":
+        return "own RNG, not compared"
+    reference = references.get("random" if sampler == "random" else "generate")
+    if result.dtype.kind in "iu":
+        return f"{np.mean(result != reference):.0%} differ"
+    return f"{np.max(np.abs(result - reference)):.1e}"
+
+
+def bench_config(config, quick, reset_seed):
+    kind, units, batch, steps, sampler = config
+    layer = make_layer(kind, units, sampler)
+    plain = make_layer(kind, units, sampler, jit_compile=False)
+    plain.set_weights(layer.get_weights())
+    seed = make_seed(kind, batch)
+    found = methods(layer)
+    found["generate, jit_compile=False"] = lambda s, n: plain.generate(s, n)
+    budget = 0.2 if quick else 1.0
+    rows = []
+    references = {}
+    for name, method in found.items():
+        if too_slow(name, units, batch, steps):
+            continue
+
+        def run(method=method):
+            reset_seed(layer)
+            reset_seed(plain)
+            return method(seed, steps)
+
+        first, median, runs, result = measure(run, budget, 3 if quick else 25)
+        check = compare(name, result, references, sampler)
+        rows.append([name, first, median, median / steps * 1e6, runs, check])
+        time.sleep(0.1)
+    per_step = rows[0][3]
+    for row in rows:
+        row.insert(4, row[3] / per_step)
+    return rows
+
+
+# ------------------------------------------------------------------ tables
+
+
+def print_table(header, rows):
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print(flush=True)
+
+
+def environment():
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    threads = (
+        f"TF intra-op {tf.config.threading.get_intra_op_parallelism_threads()}, "
+        f"inter-op {tf.config.threading.get_inter_op_parallelism_threads()} "
+        "(0 = one per core)"
+    )
+    lines = [
+        f"date: {datetime.date.today().isoformat()}",
+        f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()}",
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}, NumPy {np.__version__}, "
+        f"JAX {jax.__version__ if jax else 'not installed'}, "
+        f"selffeed_keras {selffeed_keras.__version__}",
+        f"threads: {threads}; OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, XLA_FLAGS="
+        f"{os.environ.get('XLA_FLAGS', 'unset')}",
+        "devices: "
+        + ", ".join(d.device_type for d in tf.config.list_physical_devices()),
+    ]
+    for line in lines:
+        print(f"- {line}")
+    print()
+
+
+def reset_seed(layer):
+    """Restarts the layer's sampling generator, as `random_seed=1` does."""
+    state = layer.seed_generator.state
+    state.assign(tf.constant([1, 0], state.dtype))
+
+
+def bench_methods(configs, quick):
+    header = [
+        "method",
+        "first call (s)",
+        "median (ms)",
+        "us per step",
+        "x generate",
+        "runs",
+        "same outputs (max diff)",
+    ]
+    for config in configs:
+        kind, units, batch, steps, sampler = config
+        name = "sine" if kind == "sine" else f"chars, {sampler}"
+        print(f"### {name}: LSTMCell({units}), batch {batch}, {steps:,} steps\n")
+        rows = bench_config(config, quick, reset_seed)
+        print_table(
+            header,
+            [
+                [
+                    f"{method}",
+                    f"{first:.3f}",
+                    f"{median * 1e3:.2f}",
+                    f"{per_step:.2f}",
+                    f"{ratio:.2f}",
+                    f"{runs}",
+                    check,
+                ]
+                for method, first, median, per_step, ratio, runs, check in rows
+            ],
+        )
+
+
+def bench_warm_up(quick):
+    """Cost per seed step of the warm-up pass (one call of the RNN layer)."""
+    lengths = (10, 100) if quick else (10, 1_000, 10_000)
+    rows = []
+    for kind, units in (("sine", 32), ("chars", 256)):
+        layer = make_layer(kind, units)
+        layer.generate(make_seed(kind, 1, 5), 1)
+        medians = []
+        for length in lengths:
+            seed = make_seed(kind, 1, length)
+            _, median, _, _ = measure(lambda s=seed, g=layer.generate: g(s, 1), 0.5, 15)
+            medians.append(median)
+        per_step = (medians[-1] - medians[0]) / (lengths[-1] - lengths[0]) * 1e6
+        rows.append(
+            [f"{kind}, LSTMCell({units})"]
+            + [f"{m * 1e3:.2f}" for m in medians]
+            + [f"{per_step:.2f}"]
+        )
+    header = ["model (batch 1)"] + [f"seed {n:,} (ms)" for n in lengths]
+    print_table(header + ["us per seed step"], rows)
+
+
+def bench_tracing(quick):
+    """First call, then new lengths: no new trace, no new compile."""
+    rows = []
+    for kind, units, sampler in (
+        ("sine", 32, "greedy"),
+        ("chars", 256, "greedy"),
+        ("chars", 256, "random"),
+    ):
+        for jit_compile in ("auto", False):
+            layer = make_layer(kind, units, sampler, jit_compile)
+            calls = [(SEED_TIME, 100), (SEED_TIME, 1_000), (7, 333)]
+            times = []
+            for time_steps, steps in calls:
+                seed = make_seed(kind, 1, time_steps)
+                times.append(
+                    timed(lambda s=seed, n=steps, g=layer.generate: g(s, n))[0]
+                )
+            (function,) = layer._generate_functions.values()
+            rows.append(
+                [
+                    f"{kind}, LSTMCell({units})"
+                    if kind == "sine"
+                    else f"{kind}, {sampler}, LSTMCell({units})",
+                    f"{jit_compile!r}",
+                    f"{times[0]:.2f}",
+                    f"{times[1] * 1e3:.1f}",
+                    f"{times[2] * 1e3:.1f}",
+                    f"{function.experimental_get_tracing_count()}",
+                ]
+            )
+            if quick:
+                break
+        if quick:
+            break
+    header = [
+        "model (batch 1)",
+        "jit_compile",
+        "first call, 100 steps (s)",
+        "then 1,000 steps (ms)",
+        "then seed 7, 333 steps (ms)",
+        "traces",
+    ]
+    print_table(header, rows)
+
+
+def peak_memory(steps):
+    """Run in a fresh process: peak RSS after generating `steps` at batch 1."""
+    layer = make_layer("sine", 32)
+    layer.generate(make_seed("sine", 1), 2)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    outputs = layer.generate(make_seed("sine", 1), steps)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{steps} {before} {peak} {elapsed} {outputs.numpy().nbytes}")
+
+
+def bench_memory(quick):
+    rows = []
+    for steps in (1_000,) if quick else (10_000, 100_000, 1_000_000):
+        result = subprocess.run(
+            [sys.executable, __file__, "--peak-memory", str(steps)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        _, before, peak, elapsed, nbytes = result.stdout.split()
+        rows.append(
+            [
+                f"{steps:,}",
+                f"{int(nbytes) / 2**20:.2f}",
+                f"{int(before) / 2**10:.0f}",
+                f"{int(peak) / 2**10:.0f}",
+                f"{(int(peak) - int(before)) / 2**10:.1f}",
+                f"{float(elapsed) / steps * 1e6:.2f}",
+            ]
+        )
+    header = [
+        "steps",
+        "output (MiB)",
+        "peak RSS before (MiB)",
+        "peak RSS after (MiB)",
+        "growth (MiB)",
+        "us per step",
+    ]
+    print_table(header, rows)
+
+
+FULL = [
+    # (model, units, batch, steps, sampler)
+    ("sine", 32, 1, 100, None),
+    ("sine", 32, 1, 1_000, None),
+    ("sine", 32, 1, 10_000, None),
+    ("sine", 32, 64, 1_000, None),
+    ("sine", 256, 1, 1_000, None),
+    ("sine", 256, 64, 100, None),
+    ("sine", 256, 64, 1_000, None),
+    ("chars", 256, 1, 100, "greedy"),
+    ("chars", 256, 1, 1_000, "greedy"),
+    ("chars", 256, 32, 1_000, "random"),
+]
+QUICK = [("sine", 8, 1, 10, None), ("chars", 8, 2, 10, "random")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny configuration")
+    parser.add_argument("--peak-memory", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak_memory:
+        peak_memory(args.peak_memory)
+        return
+    print("# generate: per-step cost of free running\n")
+    environment()
+    print("## Steady state, all methods\n")
+    print(SKIPPED + "\n")
+    bench_methods(QUICK if args.quick else FULL, args.quick)
+    print("## Warm-up pass over the seed (one call of the recurrent layer)\n")
+    bench_warm_up(args.quick)
+    print("## Tracing and compiling: first call, then new lengths\n")
+    bench_tracing(args.quick)
+    print("## Long generation: peak memory (sine, LSTMCell(32), batch 1)\n")
+    bench_memory(args.quick)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The benchmark scripts run end to end in their tiny configuration."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.parametrize(
+    "script, expected",
+    [
+        (
+            "generate.py",
+            [
+                "| generate | ",
+                "| compiled-step loop | ",
+                "## Warm-up pass over the seed",
+                "| traces |",
+                "## Long generation: peak memory",
+            ],
+        ),
+        ("training.py", ["| SelfFeedingRNN | ", "| plain Keras | "]),
+    ],
+)
+def test_benchmark_runs_quick(script, expected):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for text in expected:
+        assert text in result.stdout
+    assert "TensorFlow" in result.stdout and "cores" in result.stdout

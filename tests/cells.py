@@ -91,3 +91,19 @@ def reference_generate(layer, seed, steps):
         output, state = cell(encode(value), state)
         value = predict(output)
     return np.stack(outputs, axis=1)
+
+
+def assert_stops_at_end_token(layer, seed, steps, position):
+    """Picks the token at `position` of row 0 as end token and checks each row.
+
+    A row that emits the end token keeps what it generated up to it and holds
+    the end token afterwards; a row that never emits it is unchanged.
+    """
+    free = layer.generate(seed, steps).numpy()
+    end_token = int(free[0, position])
+    stopped = layer.generate(seed, steps, end_token=end_token).numpy()
+    for row in range(len(seed)):
+        hits = np.flatnonzero(free[row] == end_token)
+        stop = hits[0] if hits.size else steps
+        np.testing.assert_array_equal(stopped[row, : stop + 1], free[row, : stop + 1])
+        assert (stopped[row, stop:] == end_token).all()

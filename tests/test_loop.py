@@ -6,7 +6,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from cells import CELLS, continuous_layer, reference_generate, sine_seed, token_layer
+from cells import (
+    CELLS,
+    assert_stops_at_end_token,
+    continuous_layer,
+    reference_generate,
+    sine_seed,
+    token_layer,
+)
 
 from selffeed_keras import SelfFeedingRNN, _loop
 
@@ -101,14 +108,7 @@ def test_sampling_under_xla_is_reproducible_and_advances(sampler):
 def test_end_token_under_xla_stops_rows_across_chunks(small_chunks):
     layer = token_layer("lstm_cell", vocab=13, jit_compile=True)
     seed = np.random.default_rng(2).integers(0, 13, (4, 5))
-    free = layer.generate(seed, 40).numpy()
-    end_token = int(free[0, 9])
-    stopped = layer.generate(seed, 40, end_token=end_token).numpy()
-    for row in range(4):
-        hits = np.flatnonzero(free[row] == end_token)
-        stop = hits[0] if hits.size else 40
-        np.testing.assert_array_equal(stopped[row, : stop + 1], free[row, : stop + 1])
-        assert (stopped[row, stop:] == end_token).all()
+    assert_stops_at_end_token(layer, seed, steps=40, position=9)
 
 
 def test_a_million_steps_at_batch_one():

@@ -103,17 +103,50 @@ def test_end_token_stops_rows_and_fills_the_rest():
     assert_stops_at_end_token(layer, seed, steps=40, position=3)
 
 
-def test_end_token_exits_the_loop_when_every_row_has_stopped():
-    layer = token_layer("lstm_cell", vocab=13)
-    seed = np.zeros((2, 3), "int32")
-    first = int(layer.generate(seed, 1)[0, 0])
-    if int(layer.generate(seed, 1)[1, 0]) != first:
-        pytest.skip("rows start differently")
+class CountingCell(keras.layers.Layer):
+    """A SimpleRNNCell that counts the steps it computes."""
+
+    def __init__(self, units=6, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = keras.layers.SimpleRNNCell(units)
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.inner.build(input_shape)
+        self.calls = self.add_weight(
+            shape=(), dtype="int32", initializer="zeros", trainable=False
+        )
+
+    def call(self, inputs, states):
+        self.calls.assign_add(1)
+        return self.inner(inputs, states)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_end_token_exits_the_loop_when_every_row_has_stopped(jit_compile):
+    cell = CountingCell()
+    layer = SelfFeedingRNN(
+        cell,
+        head=keras.layers.Dense(13),
+        encoder=keras.layers.Embedding(13, 4),
+        sampler="greedy",
+        jit_compile=jit_compile,
+    )
+    seed = np.zeros((2, 3), "int32")  # equal rows: equal first tokens
+    first = int(layer.generate(seed, 1)[0, 0])  # the warm-up pass alone
+    warm_up = int(cell.calls.numpy())
+    cell.calls.assign(0)
     outputs = layer.generate(seed, 1_000_000, end_token=first)
-    # A million steps would take seconds; stopping at once gives the full
-    # horizon filled with the end token.
     assert outputs.shape == (2, 1_000_000)
     assert (outputs.numpy() == first).all()
+    assert int(cell.calls.numpy()) == warm_up  # not one free-running step
+    # When the last row stops at step `stop`, the loop stops there too.
+    later = int(layer.generate(seed, 12)[0, 10])
+    cell.calls.assign(0)
+    tokens = layer.generate(seed, 1_000, end_token=later).numpy()
+    stop = int(np.flatnonzero(tokens[0] == later)[0])
+    assert int(cell.calls.numpy()) == warm_up + stop
 
 
 @pytest.mark.parametrize("sampler", ["random", "top_k", "top_p"])
@@ -177,6 +210,38 @@ def test_trains_with_fit_on_shifted_targets():
     )
     assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
     del rng
+
+
+@pytest.mark.parametrize("jit_compile", [False, "auto"])
+def test_mask_zero_encoder_generates_like_seed_mask_and_silently(jit_compile):
+    # Warnings are errors here: the cell must not be handed the Embedding's
+    # mask at free-running steps, which are never padding.
+    layer = SelfFeedingRNN(
+        keras.layers.GRUCell(8),
+        head=keras.layers.Dense(13),
+        encoder=keras.layers.Embedding(13, 4, mask_zero=True),
+        sampler="greedy",
+        jit_compile=jit_compile,
+    )
+    ids = np.array([[3, 4, 5, 0], [0, 6, 7, 8]])  # right and left padding
+    by_encoder = layer.generate(ids, 15)
+    by_seed_mask = layer.generate(ids, 15, seed_mask=ids != 0)
+    np.testing.assert_array_equal(by_encoder, by_seed_mask)
+    np.testing.assert_array_equal(by_encoder[:1], layer.generate(ids[:1, :3], 15))
+    np.testing.assert_array_equal(by_encoder[1:], layer.generate(ids[1:, 1:], 15))
+
+
+def test_assigning_a_sampler_retraces_generate_with_it():
+    layer = token_layer("lstm_cell", sampler="greedy")
+    seed = np.random.default_rng(4).integers(0, 13, (3, 4))
+    greedy = layer.generate(seed, 30)
+    layer.sampler = selffeed_keras.samplers.RandomSampler(temperature=50.0)
+    hot = layer.generate(seed, 30, random_seed=0)
+    assert not np.array_equal(greedy, hot)
+    layer.sampler = "greedy"
+    np.testing.assert_array_equal(layer.generate(seed, 30), greedy)
+    with pytest.raises(ValueError, match="cannot switch between continuous"):
+        layer.sampler = None
 
 
 def test_encoder_mask_and_masking_layer_work_in_call():

@@ -148,3 +148,20 @@ def test_jit_compile_is_in_the_config(value):
     layer = continuous_layer("lstm_cell", jit_compile=value)
     assert layer.get_config()["jit_compile"] == value
     assert SelfFeedingRNN.from_config(layer.get_config()).jit_compile == value
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_single_step_and_an_immediate_stop(jit_compile):
+    # No chunk runs at all: one element in all, or every row's first element
+    # is the end token. Without XLA the batch size is unknown to the graph.
+    layer = continuous_layer("lstm_cell", jit_compile=jit_compile)
+    seed = sine_seed(batch=2)
+    np.testing.assert_allclose(
+        layer.generate(seed, 1), layer.generate(seed, 5)[:, :1], atol=1e-6
+    )
+    tokens = token_layer("lstm_cell", jit_compile=jit_compile)
+    seed = np.zeros((2, 3), "int32")
+    first = tokens.generate(seed, 1).numpy()
+    assert first.shape == (2, 1) and first[0, 0] == first[1, 0]
+    stopped = tokens.generate(seed, 7, end_token=int(first[0, 0]))
+    np.testing.assert_array_equal(stopped, np.full((2, 7), first[0, 0]))

@@ -34,9 +34,7 @@ class FeedbackCell(keras.layers.Layer):
         true_input, use_own = inputs[:, :-1], inputs[:, -1:]
         if not layer.backprop_through_feedback:
             previous = ops.stop_gradient(previous)
-        fed = layer._feedback(previous)
-        if layer.encoder is not None:
-            fed = layer.encoder(fed, training=training)
+        fed = layer._encode_step(layer._feedback(previous), training)
         x = ops.where(use_own > 0.5, ops.cast(fed, true_input.dtype), true_input)
         state = tree.pack_sequence_as(self._template, list(cell_state))
         output, state = layer.rnn.cell(x, state, training=training)

@@ -60,9 +60,9 @@ def free_run(step, first, state, steps, end_token=None, *, jit_compile=False):
         done = tf.equal(first, end_token)
 
     def keep_going(j, count, previous, state, done, chunks):
-        # The first chunk always runs, so that `chunks` is never empty.
-        going = tf.logical_and(count < steps, tf.logical_not(tf.reduce_all(done)))
-        return tf.logical_or(j == 0, going)
+        # A chunk runs only with at least one element to compute: a TensorArray
+        # with nothing written and an unknown batch size cannot be stacked.
+        return tf.logical_and(count < steps, tf.logical_not(tf.reduce_all(done)))
 
     def body(j, count, previous, state, done, chunks):
         values, previous, state, done, computed = chunk(
@@ -76,8 +76,14 @@ def free_run(step, first, state, steps, end_token=None, *, jit_compile=False):
         (tf.constant(0), tf.constant(1), first, state, done, chunks),
         maximum_iterations=num_chunks,
     )
-    values = chunks.gather(tf.range(j))
-    values = tf.reshape(values, tf.concat([[-1], tf.shape(first)], axis=0))
+    # No chunk ran when `first` was all (steps == 1, or every row stopped).
+    values = tf.cond(
+        j > 0,
+        lambda: tf.reshape(
+            chunks.gather(tf.range(j)), tf.concat([[-1], tf.shape(first)], axis=0)
+        ),
+        lambda: tf.zeros(tf.concat([[0], tf.shape(first)], axis=0), first.dtype),
+    )
     outputs = tf.concat([first[None], values[: count - 1]], axis=0)
     if end_token is not None:
         # Rows stopped early leave the tail uncomputed: fill it with end_token.

@@ -145,20 +145,46 @@ class SelfFeedingRNN(keras.layers.Layer):
         **kwargs: base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
-        inputs: `(batch, time, features)` floats for continuous models,
-            `(batch, time)` integer ids for token models.
-        initial_state: optional flat list of state tensors, as returned with
-            `return_state=True` or by `generate(..., return_state=True)`.
-        mask: optional boolean `(batch, time)`; Keras passes it from a
-            `Masking` layer in front or an `Embedding(mask_zero=True)`
-            encoder adds it. Masked steps leave the state unchanged.
-        training: bool. Passed to the cell, encoder and head (dropout); in
-            training, `sampling_probability` applies. Outside training the
-            pass is teacher-forced: one-step-ahead predictions.
+        - `inputs`: `(batch, time, features)` floats for continuous models,
+          `(batch, time)` integer ids for token models.
+        - `initial_state`: optional flat list of state tensors, as returned
+          with `return_state=True` or by `generate(..., return_state=True)`.
+        - `mask`: optional boolean `(batch, time)`; Keras passes it from a
+          `Masking` layer in front, and an `Embedding(mask_zero=True)`
+          encoder adds its own. Masked steps leave the state unchanged.
+        - `training`: bool. Passed to the cell, encoder and head (dropout);
+          in training, `sampling_probability` applies. Outside training the
+          pass is teacher-forced: one-step-ahead predictions.
 
     Returns:
-        `(batch, time, ...)` head outputs: predictions of the next input, or
-        logits for token models. With `return_state=True`, `(outputs, state)`.
+        The head outputs, `(batch, time, ...)`, that is the predictions of
+        the next input, or logits for token models. With
+        `return_state=True`, the tuple `(outputs, state)`, `state` a flat
+        list of tensors.
+
+    Raises:
+        TypeError: for a `cell` that is not an RNN cell, a list of cells or a
+            recurrent layer; a `head` or `encoder` that is not a Keras layer;
+            a `sampler` of the wrong type; a non-bool flag.
+        ValueError: for an unknown sampler name, a `sampler` without an
+            `encoder`, a recurrent layer that runs backwards or is stateful,
+            a `sampling_probability` outside [0, 1], a bad `jit_compile`;
+            when built, inputs of the wrong rank, or a head whose output
+            cannot be fed back (`sampler=None` and a width other than the
+            input's).
+
+    Attributes:
+        cell: what `cell` resolved to: the cell, a `StackedRNNCells` for a
+            list, or the recurrent layer itself.
+        rnn: the `keras.layers.RNN` that runs the teacher-forced pass and the
+            seed warm-up; `rnn.cell` is the cell that steps generation.
+        head: the head layer, or None.
+        encoder: the encoder layer, or None.
+        sampler: the sampler, or None for continuous feedback. Assigning
+            another sampler (or name) makes the next `generate` trace anew
+            with it; a training step traced before keeps the old one.
+        seed_generator: the `keras.random.SeedGenerator` behind sampling and
+            the scheduled-sampling coin flips.
 
     Examples:
         >>> layer = selffeed_keras.SelfFeedingRNN(
@@ -190,7 +216,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         self.encoder = _checks.layer_or_none(
             encoder, "encoder", "keras.layers.Embedding(vocab_size, 32)"
         )
-        self.sampler = samplers.get(sampler)
+        self._generate_functions = {}
+        self.sampler = sampler
         if self.sampler is not None and self.encoder is None:
             raise ValueError(
                 "A `sampler` turns logits into token ids, and feeding ids back "
@@ -238,14 +265,53 @@ class SelfFeedingRNN(keras.layers.Layer):
         self._generate_functions = {}
 
     @property
+    def sampler(self):
+        """The sampler that turns head outputs into the next token, or None."""
+        return self._sampler
+
+    @sampler.setter
+    def sampler(self, value):
+        value = samplers.get(value)
+        previous = getattr(self, "_sampler", value)
+        if (value is None) != (previous is None):
+            raise ValueError(
+                "A layer cannot switch between continuous feedback (sampler=None) "
+                "and token sampling: create a new SelfFeedingRNN for that. "
+                f"Received: sampler={value!r} on a layer with sampler={previous!r}."
+            )
+        self._sampler = value
+        self._generate_functions = {}  # generate traces anew with it
+
+    @property
     def is_token_model(self):
-        """True when the layer reads and generates integer token ids."""
+        """True when the layer reads and generates integer token ids.
+
+        A layer with a `sampler` is a token model: it reads `(batch, time)`
+        integer ids and `generate` returns ids.
+
+        Examples:
+            >>> selffeed_keras.SelfFeedingRNN(keras.layers.GRUCell(4)).is_token_model
+            False
+        """
         return self.sampler is not None
 
     # ------------------------------------------------------------------ build
 
     def build(self, input_shape):
-        """Builds encoder, recurrent layer and head for `input_shape`."""
+        """Builds the encoder, recurrent layer and head for `input_shape`.
+
+        Sublayers that are built already (shared, or built by you) are left
+        as they are. Keras calls this on the first call; `generate` calls it
+        on a layer that was never called.
+
+        Args:
+            input_shape: `(batch, time, features)` for continuous models,
+                `(batch, time)` for token models; `None` for unknown sizes.
+
+        Raises:
+            ValueError: for a shape of the wrong rank, or a head whose output
+                cannot be fed back as the next input.
+        """
         input_shape = tuple(input_shape)
         rank = 2 if self.is_token_model else 3
         if len(input_shape) != rank:
@@ -274,7 +340,19 @@ class SelfFeedingRNN(keras.layers.Layer):
     # ---------------------------------------------------------- teacher forcing
 
     def call(self, inputs, initial_state=None, mask=None, training=None):
-        """Runs the teacher-forced pass; see the class docstring."""
+        """Runs the pass over a whole sequence, teacher-forced outside training.
+
+        See "Call arguments" and "Returns" in the class docstring.
+
+        Examples:
+            >>> layer = selffeed_keras.SelfFeedingRNN(
+            ...     keras.layers.GRUCell(4), head=keras.layers.Dense(1),
+            ...     return_state=True,
+            ... )
+            >>> outputs, state = layer(np.zeros((2, 6, 1), "float32"))
+            >>> outputs.shape, [s.shape for s in state]
+            (TensorShape([2, 6, 1]), [TensorShape([2, 4])])
+        """
         x, mask = self._encode(inputs, mask, training)
         batch_size = ops.shape(x)[0]
         state = (
@@ -374,7 +452,29 @@ class SelfFeedingRNN(keras.layers.Layer):
         return float(self._probability.numpy())
 
     def compute_mask(self, inputs, mask=None):
-        """Returns the mask of the outputs: the input mask, encoder's included."""
+        """Returns the mask of the outputs: the input mask, encoder's included.
+
+        Output `t` belongs to input `t`, so a loss on the outputs skips the
+        masked steps.
+
+        Args:
+            inputs: the inputs of `call`.
+            mask: the mask Keras passes with them, or None.
+
+        Returns:
+            A boolean `(batch, time)` mask or None; with `return_state=True`,
+            `(mask, [None, ...])` with one None per state tensor.
+
+        Examples:
+            >>> layer = selffeed_keras.SelfFeedingRNN(
+            ...     keras.layers.GRUCell(4),
+            ...     head=keras.layers.Dense(5),
+            ...     encoder=keras.layers.Embedding(5, 3, mask_zero=True),
+            ...     sampler="greedy",
+            ... )
+            >>> layer.compute_mask(np.array([[3, 1, 0]])).numpy().tolist()
+            [[True, True, False]]
+        """
         if self.encoder is not None and self.encoder.supports_masking:
             mask = self._and(mask, self.encoder.compute_mask(inputs, mask))
         if self.return_state:
@@ -440,9 +540,11 @@ class SelfFeedingRNN(keras.layers.Layer):
             initial_state: optional flat list of state tensors to start from,
                 as returned by `generate(..., return_state=True)`; None starts
                 from the cell's zero state.
-            seed_mask: optional boolean `(batch, seed_time)`, usually
-                right-padded: which seed steps are real. Each row continues
-                from its own last valid step, exactly as it would alone.
+            seed_mask: optional boolean `(batch, seed_time)`: which seed
+                steps are real, with padding on either side. Each row
+                continues from its own last valid step, exactly as it would
+                alone. An `Embedding(mask_zero=True)` encoder adds its own
+                mask of the padding id.
             end_token: optional int, for token models: a row that emits it
                 stops, its later positions hold `end_token`, and the loop
                 exits once every row has stopped.
@@ -580,7 +682,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         structure = self._state_template(batch_size)
 
         def step(previous, flat_state):
-            x = previous if self.encoder is None else self.encoder(previous)
+            x = self._encode_step(previous)
             state = tree.pack_sequence_as(structure, flat_state)
             output, state = self.rnn.cell(x, state, training=False)
             return self._feedback(self._head(output)), tree.flatten(state)
@@ -591,6 +693,16 @@ class SelfFeedingRNN(keras.layers.Layer):
         if not self.is_token_model:
             outputs = ops.cast(outputs, self.compute_dtype)
         return outputs, state
+
+    def _encode_step(self, value, training=False):
+        """Encodes one fed-back step, without the mask an encoder may attach.
+
+        A free-running step is never padding; an `Embedding(mask_zero=True)`
+        would still attach a mask that the cell cannot take.
+        """
+        if self.encoder is None:
+            return value
+        return tf.identity(self.encoder(value, training=training))
 
     def _head(self, cell_output, training=False):
         if self.head is None:
@@ -605,7 +717,21 @@ class SelfFeedingRNN(keras.layers.Layer):
     # --------------------------------------------------------- serialization
 
     def get_config(self):
-        """Returns the layer's config, nested layers serialized."""
+        """Returns the layer's config, nested objects serialized.
+
+        The cell, head, encoder, sampler and any schedule are serialized
+        with `keras.saving.serialize_keras_object`; nothing needs unsafe
+        deserialization.
+
+        Returns:
+            A JSON-serializable dict that `from_config` takes.
+
+        Examples:
+            >>> layer = selffeed_keras.SelfFeedingRNN(keras.layers.GRUCell(4))
+            >>> clone = selffeed_keras.SelfFeedingRNN.from_config(layer.get_config())
+            >>> clone.cell.units
+            4
+        """
         serialize = keras.saving.serialize_keras_object
         return {
             **super().get_config(),
@@ -626,7 +752,14 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        """Creates the layer from `get_config()`'s output."""
+        """Creates the layer from `get_config()`'s output.
+
+        Args:
+            config: a dict from `get_config`.
+
+        Returns:
+            A new, unbuilt `SelfFeedingRNN`.
+        """
         config = dict(config)
         for key in ("cell", "head", "encoder", "sampler"):
             config[key] = keras.saving.deserialize_keras_object(config[key])

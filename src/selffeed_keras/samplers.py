@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from selffeed_keras import _checks
+from selffeed_keras._config import Configurable
 
 __all__ = [
     "GreedySampler",
@@ -29,7 +30,7 @@ _register = keras.saving.register_keras_serializable(package="selffeed_keras")
 
 
 @_register
-class Sampler:
+class Sampler(Configurable):
     """Base class of the samplers: logits in, token ids out.
 
     Subclasses override `sample(logits, seed)`, which receives float32 logits
@@ -71,15 +72,6 @@ class Sampler:
     def get_config(self):
         """Returns the constructor arguments, for `keras.saving`."""
         return {"temperature": self.temperature}
-
-    @classmethod
-    def from_config(cls, config):
-        """Creates a sampler from `get_config()`'s output."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @_register

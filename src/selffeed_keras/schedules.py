@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from selffeed_keras import _checks
+from selffeed_keras._config import Configurable
 
 __all__ = ["Constant", "Exponential", "InverseSigmoid", "Linear", "Schedule", "get"]
 
@@ -22,7 +23,7 @@ _register = keras.saving.register_keras_serializable(package="selffeed_keras")
 
 
 @_register
-class Schedule:
+class Schedule(Configurable):
     """Base class: a callable from a step or epoch index `i` to a probability.
 
     Subclasses implement `__call__(i)` with `keras.ops` (so that it runs on
@@ -42,19 +43,6 @@ class Schedule:
     def __call__(self, i):
         """Returns the probability at step or epoch `i`."""
         raise NotImplementedError(f"{type(self).__name__} must implement __call__.")
-
-    def get_config(self):
-        """Returns the constructor arguments, for `keras.saving`."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_config.")
-
-    @classmethod
-    def from_config(cls, config):
-        """Creates a schedule from `get_config()`'s output."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _as_float(i):

@@ -232,7 +232,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         self.sampling_probability = _checks.probability_or_schedule(
             sampling_probability, "sampling_probability", schedules.Schedule
         )
-        self._schedule = schedules.get(sampling_probability)
         self.backprop_through_feedback = _checks.boolean(
             backprop_through_feedback, "backprop_through_feedback"
         )
@@ -240,7 +239,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         # schedule reads: variables, so that changes never retrace.
         self._probability = self.add_weight(
             shape=(),
-            initializer=keras.initializers.Constant(float(self._schedule(0))),
+            initializer=keras.initializers.Constant(
+                float(schedules.get(sampling_probability)(0))
+            ),
             trainable=False,
             aggregation="only_first_replica",
             name="sampling_probability",
@@ -263,7 +264,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         self._traced_teacher_forced_training = False
         self.jit_compile = _checks.jit_compile(jit_compile)
         self.supports_masking = True
-        self._generate_functions = {}
 
     @property
     def sampler(self):
@@ -397,7 +397,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         """The probability for this training step; advances a schedule."""
         if not isinstance(self.sampling_probability, schedules.Schedule):
             return self._probability
-        self._probability.assign(self._schedule(self._training_steps))
+        self._probability.assign(self.sampling_probability(self._training_steps))
         self._training_steps.assign_add(1)
         return self._probability
 

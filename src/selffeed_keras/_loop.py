@@ -17,8 +17,10 @@ import tensorflow as tf
 
 # Elements per chunk, at most; fewer when one element is large, so that a
 # chunk's buffer stays under _CHUNK_BYTES. Larger chunks amortize the call of
-# the compiled chunk (about 60 us); 4096 was slower than 1024.
-_MAX_CHUNK = 1024
+# the compiled chunk (about 60 us). Measured on 2 idle CPU cores, LSTMCell(32)
+# at batch 1 over 10,000 steps, side by side: 0.76 us per step with 1,024,
+# 0.68 with 4,096; 1,000 steps cost the same with either.
+_MAX_CHUNK = 4096
 _CHUNK_BYTES = 4 * 2**20
 
 

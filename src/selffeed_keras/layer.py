@@ -134,8 +134,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             gradient either way.
         jit_compile: `"auto"`, True or False. Whether XLA compiles the
             free-running loop of `generate`; measured on 2 CPU cores over
-            1,000 steps or more, 1.6 to 19 times faster per step at batch 1
-            and 1.2 to 2.6 times at batch 32 or 64 (see the benchmarks
+            1,000 steps or more, 1.7 to 18 times faster per step at batch 1
+            and 1.2 to 2.4 times at batch 32 or 64 (see the benchmarks
             page). The
             loop is compiled in chunks of fixed size, so a new `steps` does
             not recompile it. `"auto"` uses XLA and, for a cell that XLA

@@ -13,30 +13,17 @@ Run with `make bench`, or `python benchmarks/exposure_bias.py --quick`.
 
 import argparse
 import os
-import platform
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from generate import environment  # noqa: E402  (beside this file)
 
-import selffeed_keras  # noqa: E402
 from selffeed_keras import SelfFeedingRNN, callbacks, schedules  # noqa: E402
 
 STEP, NOISE = 0.1, 0.1
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def noisy_sine(n, seed):
@@ -113,17 +100,14 @@ def main():
         f"on windows of {settings['window']}, free-running error from 50-step "
         f"clean seeds over {settings['horizon']} steps (16 phases)."
     )
-    print(
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores; TensorFlow "
-        f"{tf.__version__}, Keras "
-        f"{keras.__version__}, selffeed_keras {selffeed_keras.__version__}."
-    )
+    print()
+    environment()
     results = compare(**settings)
     base = results["teacher forcing"][0]
     marks = [h for h in (50, 100, 200) if h < settings["horizon"]]
     marks.append(settings["horizon"])
     head = " | ".join(f"RMSE @{h}" for h in marks)
-    print(f"\n| training | {head} | vs (a) | fit time (tracing included) |")
+    print(f"| training | {head} | vs (a) | fit time (tracing included) |")
     print("|---|" + "---|" * len(marks) + "---|---|")
     for label, mode in zip("abc", results, strict=True):
         rmse, per_step, seconds = results[mode]

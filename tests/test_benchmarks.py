@@ -24,6 +24,10 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
             ],
         ),
         ("training.py", ["| SelfFeedingRNN | ", "| plain Keras | "]),
+        (
+            "exposure_bias.py",
+            ["| (a) teacher forcing | ", "| (b) scheduled | ", "| (c) free running | "],
+        ),
     ],
 )
 def test_benchmark_runs_quick(script, expected):

@@ -75,7 +75,7 @@ def test_new_steps_or_seed_length_does_not_retrace():
     layer = continuous_layer("lstm_cell")
     for steps, time in [(5, 3), (17, 8), (tf.constant(9), 20), (np.int64(2), 1)]:
         layer.generate(sine_seed(time=time), steps)
-    (function,) = layer._generate_functions.values()
+    (function,) = layer._traced.functions.values()
     assert function.experimental_get_tracing_count() == 1
 
 
@@ -300,3 +300,44 @@ class HarnessTest(KerasTestCase):
             # test_continuous_layer covers the training step.
             run_training_check=False,
         )
+
+
+def test_generate_traces_inside_a_tf_function_with_unknown_batch():
+    layer = continuous_layer("lstm_cell")
+    seed = sine_seed(batch=3)
+    graph = tf.function(
+        lambda seed, steps: layer.generate(seed, steps),
+        input_signature=[
+            tf.TensorSpec((None, None, 1), tf.float32),
+            tf.TensorSpec((), tf.int32),
+        ],
+    )
+    np.testing.assert_allclose(graph(seed, 9), layer.generate(seed, 9), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "tokens"])
+def test_export_archive_serves_generate(tmp_path, kind):
+    if kind == "continuous":
+        layer = continuous_layer("gru_cell")
+        seed, spec = sine_seed(batch=2), tf.TensorSpec((None, None, 1), tf.float32)
+    else:
+        layer = token_layer("gru_cell", sampler="greedy")
+        seed, spec = (
+            np.array([[1, 2, 3], [4, 5, 6]], "int32"),
+            tf.TensorSpec((None, None), tf.int32),
+        )
+    expected = layer.generate(seed, 25)
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint(
+        "generate",
+        lambda seed, steps: layer.generate(seed, steps),
+        input_signature=[spec, tf.TensorSpec((), tf.int32)],
+    )
+    archive.write_out(str(tmp_path / "served"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    np.testing.assert_allclose(served.generate(seed, 25), expected, atol=1e-6)
+    # A new horizon and seed length run in the same saved graph.
+    np.testing.assert_allclose(
+        served.generate(seed[:1, :2], 40), layer.generate(seed[:1, :2], 40), atol=1e-6
+    )

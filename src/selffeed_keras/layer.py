@@ -75,6 +75,17 @@ def _last_valid(sequence, mask):
     return ops.take_along_axis(sequence, index, axis=1)[:, 0]
 
 
+class _Traced:
+    """The traced generation functions of a layer, by key.
+
+    A plain object, so that neither Keras nor TensorFlow tracks them as part
+    of the layer: a SavedModel export would try to save them and fail.
+    """
+
+    def __init__(self):
+        self.functions = {}
+
+
 @keras.saving.register_keras_serializable(package="selffeed_keras")
 class SelfFeedingRNN(keras.layers.Layer):
     """An RNN that trains teacher-forced and generates on its own outputs.
@@ -217,7 +228,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         self.encoder = _checks.layer_or_none(
             encoder, "encoder", "keras.layers.Embedding(vocab_size, 32)"
         )
-        self._generate_functions = {}
+        self._traced = _Traced()
         self.sampler = sampler
         if self.sampler is not None and self.encoder is None:
             raise ValueError(
@@ -281,7 +292,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 f"Received: sampler={value!r} on a layer with sampler={previous!r}."
             )
         self._sampler = value
-        self._generate_functions = {}  # generate traces anew with it
+        self._traced = _Traced()  # generate traces anew with it
 
     @property
     def is_token_model(self):
@@ -586,7 +597,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             self.build((None, None) + tuple(seed.shape[2:]))
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
-        template = tree.flatten(self._state_template(seed.shape[0]))
+        template = tree.flatten(self._state_template(ops.shape(seed)[0]))
         state = _checks.initial_state(initial_state, template)
         end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
         random_seed = _checks.optional_seed(random_seed, "random_seed")
@@ -607,13 +618,13 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     def _run_generate_function(self, key, args):
         """Runs the generation function; on its first XLA run, may fall back."""
-        if key in self._generate_functions or self.jit_compile is False:
+        if key in self._traced.functions or self.jit_compile is False:
             return self._generate_function(key, self.jit_compile is not False)(*args)
         generator_state = tf.identity(self.seed_generator.state)
         try:
             return self._generate_function(key, jit_compile=True)(*args)
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
-            del self._generate_functions[key]
+            del self._traced.functions[key]
             reason = _xla_failure(error)
             if reason is None:
                 raise
@@ -637,8 +648,8 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     def _generate_function(self, key, jit_compile):
         """The traced generation function for these optional arguments."""
-        if key in self._generate_functions:
-            return self._generate_functions[key]
+        if key in self._traced.functions:
+            return self._traced.functions[key]
         has_mask, has_end_token = key
         seed_spec = tf.TensorSpec(
             self._seed_shape(),
@@ -662,7 +673,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             )
 
         function = tf.function(generate, input_signature=signature)
-        self._generate_functions[key] = function
+        self._traced.functions[key] = function
         return function
 
     def _seed_shape(self):

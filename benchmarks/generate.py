@@ -480,7 +480,7 @@ def bench_tracing(quick):
                 times.append(
                     timed(lambda s=seed, n=steps, g=layer.generate: g(s, n))[0]
                 )
-            (function,) = layer._traced.functions.values()
+            (function,) = layer._generation.functions.values()
             rows.append(
                 [
                     f"{kind}, LSTMCell({units})"

@@ -75,7 +75,7 @@ def test_new_steps_or_seed_length_does_not_retrace():
     layer = continuous_layer("lstm_cell")
     for steps, time in [(5, 3), (17, 8), (tf.constant(9), 20), (np.int64(2), 1)]:
         layer.generate(sine_seed(time=time), steps)
-    (function,) = layer._traced.functions.values()
+    (function,) = layer._generation.functions.values()
     assert function.experimental_get_tracing_count() == 1
 
 

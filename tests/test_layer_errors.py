@@ -114,7 +114,9 @@ def test_initial_state_that_does_not_match(sine):
 
 
 def test_random_seed_and_return_state_types(tokens):
-    with pytest.raises(ValueError, match="`random_seed` must be None or a non-neg"):
+    with pytest.raises(
+        ValueError, match="`random_seed` must be None, a non-negative integer"
+    ):
         tokens.generate(np.zeros((1, 2), "int32"), 3, random_seed=-1)
     with pytest.raises(TypeError, match="`return_state` must be a bool"):
         tokens.generate(np.zeros((1, 2), "int32"), 3, return_state="yes")

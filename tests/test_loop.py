@@ -84,7 +84,7 @@ def test_new_steps_or_seed_length_neither_retraces_nor_recompiles():
         start = time.perf_counter()
         layer.generate(sine_seed(time=time_steps), steps)
         later_calls.append(time.perf_counter() - start)
-    (function,) = layer._traced.functions.values()
+    (function,) = layer._generation.functions.values()
     assert function.experimental_get_tracing_count() == 1
     # No recompile: XLA compiling the chunk takes a large share of the first
     # call (trace and compile, about 0.5 s); a new length or seed length only

@@ -264,3 +264,128 @@ def jit_compile(value):
             f"jit_compile={value!r} of type {type(value).__name__}."
         )
     return value
+
+
+def random_seed(value):
+    """Returns `random_seed` as a scalar int64 tensor, None for None, or raises."""
+    message = (
+        "`random_seed` must be None, a non-negative integer or a scalar integer "
+        f"tensor. Received: random_seed={value!r}."
+    )
+    if value is None:
+        return None
+    if _is_int(value):
+        if value < 0:
+            raise ValueError(message)
+        return tf.constant(int(value), tf.int64)
+    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic)):
+        dtype = tf.as_dtype(value.dtype)
+        if not dtype.is_integer or len(value.shape) != 0:
+            raise ValueError(message)
+        value = tf.cast(value, tf.int64)
+        if tf.executing_eagerly() and int(value) < 0:
+            raise ValueError(message)
+        return value
+    raise TypeError(message)
+
+
+_COVARIATES_HELP = (
+    "covariates are inputs read at every step but never predicted, shaped "
+    "(batch, time, num_covariates)"
+)
+
+
+def covariates_shape(shape):
+    """Returns the number of covariates for a build shape, None for None."""
+    if shape is None:
+        return None
+    shape = tuple(shape)
+    if len(shape) != 3 or not _is_int(shape[-1]):
+        raise ValueError(
+            f"`covariates` must have shape (batch, time, num_covariates) with a "
+            f"known number of covariates. Received: covariates.shape={shape}."
+        )
+    return int(shape[-1])
+
+
+def _presence(value, num_covariates, where):
+    if value is None and num_covariates is not None:
+        raise ValueError(
+            f"This layer was built with {num_covariates} covariates, so {where} "
+            f"needs them: pass `covariates=` ({_COVARIATES_HELP}). "
+            "Received: covariates=None."
+        )
+    if value is not None and num_covariates is None:
+        raise ValueError(
+            f"This layer was built without covariates, so {where} cannot read "
+            "them; create and train a new layer with covariates instead. "
+            f"Received: covariates of shape {tuple(getattr(value, 'shape', ()))}."
+        )
+
+
+def _covariates_dtype(dtype):
+    dtype = tf.as_dtype(dtype)
+    if dtype == tf.bool or not (dtype.is_floating or dtype.is_integer):
+        raise TypeError(
+            "`covariates` must hold real numbers (floats or integers). "
+            f"Received: covariates.dtype={dtype.name}."
+        )
+
+
+def call_covariates(value, inputs, num_covariates):
+    """Raises unless `value` fits a call on `inputs` of a layer built so."""
+    _presence(value, num_covariates, "calling it")
+    if value is None:
+        return
+    shape = tuple(value.shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"`covariates` must have shape (batch, time, {num_covariates}). "
+            f"Received: covariates.shape={shape}."
+        )
+    _covariates_dtype(value.dtype)
+    expected = tuple(inputs.shape[:2]) + (num_covariates,)
+    known = zip(expected, shape, strict=True)
+    if any(e is not None and r is not None and e != r for e, r in known):
+        raise ValueError(
+            "`covariates` must have the inputs' batch and time sizes and the "
+            f"number of covariates the layer was built with: {expected}. "
+            f"Received: covariates.shape={shape}."
+        )
+
+
+def generate_covariates(value, seed, steps, num_covariates, built, dtype):
+    """Returns the covariates of `generate` cast to `dtype`, None, or raises."""
+    if built:
+        _presence(value, num_covariates, "`generate`")
+    if value is None:
+        return None
+    value = as_tensor(value, "covariates")
+    if value.shape.rank != 3:
+        raise ValueError(
+            "`covariates` must have shape (batch, seed_time + steps - 1, "
+            f"num_covariates). Received: covariates.shape={tuple(value.shape)}."
+        )
+    _covariates_dtype(value.dtype)
+    batch, seed_time = seed.shape[0], seed.shape[1]
+    if value.shape[0] != batch:
+        raise ValueError(
+            f"`covariates` must have the seed's batch size, {batch}. "
+            f"Received: covariates.shape={tuple(value.shape)}."
+        )
+    if num_covariates is not None and value.shape[2] != num_covariates:
+        raise ValueError(
+            f"`covariates` must have the {num_covariates} covariates the layer "
+            f"was built with. Received: covariates.shape={tuple(value.shape)}."
+        )
+    if tf.executing_eagerly() and seed_time is not None:
+        length = seed_time + int(steps) - 1
+        if value.shape[1] != length:
+            raise ValueError(
+                "`covariates` must cover every step the layer reads: the "
+                f"{seed_time} seed steps, then the {int(steps) - 1} fed-back "
+                f"steps (all but the last of the {int(steps)} generated "
+                f"elements), {length} in all. Received: covariates.shape="
+                f"{tuple(value.shape)}."
+            )
+    return tf.cast(value, dtype)

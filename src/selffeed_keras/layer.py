@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 from keras import ops, tree
 
-from selffeed_keras import _checks, _feedback, _loop, samplers, schedules
+from selffeed_keras import _checks, _feedback, _generate, _step, samplers, schedules
 
 _CELL_HELP = (
     "`cell` must be a Keras RNN cell (for example `keras.layers.LSTMCell(32)`), "
@@ -56,36 +56,6 @@ def _recurrent_layer(cell):
     return keras.layers.RNN(cell, return_sequences=True, return_state=True)
 
 
-def _xla_failure(error):
-    """The line of a TensorFlow error saying what XLA could not compile, or None."""
-    for line in error.message.splitlines():
-        if "XLA" in line or "tf2xla" in line:
-            return line.strip()[:300]
-    return None
-
-
-def _last_valid(sequence, mask):
-    """Picks, per row, the element at the last time step where `mask` holds."""
-    if mask is None:
-        return sequence[:, -1]
-    time = ops.shape(mask)[1]
-    reversed_mask = ops.cast(ops.flip(mask, axis=1), "int32")
-    index = time - 1 - ops.argmax(reversed_mask, axis=1)
-    index = ops.reshape(ops.cast(index, "int32"), (-1, 1, 1))
-    return ops.take_along_axis(sequence, index, axis=1)[:, 0]
-
-
-class _Traced:
-    """The traced generation functions of a layer, by key.
-
-    A plain object, so that neither Keras nor TensorFlow tracks them as part
-    of the layer: a SavedModel export would try to save them and fail.
-    """
-
-    def __init__(self):
-        self.functions = {}
-
-
 @keras.saving.register_keras_serializable(package="selffeed_keras")
 class SelfFeedingRNN(keras.layers.Layer):
     """An RNN that trains teacher-forced and generates on its own outputs.
@@ -93,10 +63,15 @@ class SelfFeedingRNN(keras.layers.Layer):
     Wraps an RNN cell and a projection head. Called on a sequence, it is
     teacher-forced: output `t` is the head's prediction after reading inputs
     `0..t`, so it trains with `model.fit` on targets shifted by one step.
-    `generate(seed, steps)` warms the state up on a seed in one pass of the
-    recurrent layer, then feeds each prediction back as the next input in a
-    `tf.while_loop` that is traced once, whatever `steps` or the seed length.
-    The same weights serve both.
+    `generate(seed, steps)` warms the state up on a seed, then feeds each
+    prediction back as the next input, all in one compiled `tf.while_loop`
+    that is traced once, whatever `steps` or the seed length. The same
+    weights serve both.
+
+    Covariates are inputs read at every step but never predicted (a
+    calendar, a price, a plant's control input): pass them as
+    `covariates=` to the call and to `generate`, and the cell reads, at each
+    step, the encoded input followed by that step's covariates.
 
     Use it for continuous series (a sine wave, a forecast: `head` maps the
     cell output back to the input features and `sampler` is None) and for
@@ -159,6 +134,13 @@ class SelfFeedingRNN(keras.layers.Layer):
     Call arguments:
         - `inputs`: `(batch, time, features)` floats for continuous models,
           `(batch, time)` integer ids for token models.
+        - `covariates`: optional `(batch, time, num_covariates)` floats,
+          `covariates[:, t]` read with `inputs[:, t]`. A layer built with
+          covariates needs them at every call and in `generate`; a layer
+          built without them refuses them. For forecasting, pass the
+          covariates of the step being predicted: inputs `y[:, :-1]`,
+          covariates `x[:, 1:]`, targets `y[:, 1:]`. In training with
+          `sampling_probability` above 0 they are read at fed-back steps too.
         - `initial_state`: optional flat list of state tensors, as returned
           with `return_state=True` or by `generate(..., return_state=True)`.
         - `mask`: optional boolean `(batch, time)`; Keras passes it from a
@@ -228,7 +210,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         self.encoder = _checks.layer_or_none(
             encoder, "encoder", "keras.layers.Embedding(vocab_size, 32)"
         )
-        self._traced = _Traced()
+        self._generation = None
+        self._step = None
+        self._num_covariates = None
         self.sampler = sampler
         if self.sampler is not None and self.encoder is None:
             raise ValueError(
@@ -292,7 +276,9 @@ class SelfFeedingRNN(keras.layers.Layer):
                 f"Received: sampler={value!r} on a layer with sampler={previous!r}."
             )
         self._sampler = value
-        self._traced = _Traced()  # generate traces anew with it
+        if self.built:
+            self._step = self._make_step()
+        self._generation = None  # generate traces anew with it
 
     @property
     def is_token_model(self):
@@ -309,49 +295,94 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     # ------------------------------------------------------------------ build
 
-    def build(self, input_shape):
-        """Builds the encoder, recurrent layer and head for `input_shape`.
+    def build(self, inputs_shape, covariates_shape=None):
+        """Builds the encoder, recurrent layer and head for these shapes.
 
         Sublayers that are built already (shared, or built by you) are left
         as they are. Keras calls this on the first call; `generate` calls it
         on a layer that was never called.
 
         Args:
-            input_shape: `(batch, time, features)` for continuous models,
+            inputs_shape: `(batch, time, features)` for continuous models,
                 `(batch, time)` for token models; `None` for unknown sizes.
+            covariates_shape: `(batch, time, num_covariates)`, or None for a
+                layer without covariates.
 
         Raises:
             ValueError: for a shape of the wrong rank, or a head whose output
                 cannot be fed back as the next input.
         """
-        input_shape = tuple(input_shape)
+        inputs_shape = tuple(inputs_shape)
         rank = 2 if self.is_token_model else 3
-        if len(input_shape) != rank:
+        if len(inputs_shape) != rank:
             raise ValueError(
-                _checks.rank_message("inputs", input_shape, self.is_token_model)
+                _checks.rank_message("inputs", inputs_shape, self.is_token_model)
             )
+        num_covariates = _checks.covariates_shape(covariates_shape)
         x = keras.KerasTensor(
-            input_shape, dtype="int32" if self.is_token_model else self.compute_dtype
+            inputs_shape, dtype="int32" if self.is_token_model else self.compute_dtype
         )
         if self.encoder is not None:
             if not self.encoder.built:
-                self.encoder.build(input_shape)
+                self.encoder.build(inputs_shape)
             x = self.encoder.compute_output_spec(x)
+        x_shape = tuple(x.shape[:-1]) + (x.shape[-1] + (num_covariates or 0),)
         if not self.rnn.built:
-            self.rnn.build(x.shape)
-        y = self.rnn.compute_output_spec(x)[0]
+            self.rnn.build(x_shape)
+        y = self.rnn.compute_output_spec(keras.KerasTensor(x_shape, x.dtype))[0]
         if self.head is not None:
             if not self.head.built:
                 self.head.build(y.shape)
             y = self.head.compute_output_spec(y)
         if not self.is_token_model:
-            _checks.feedback_width(input_shape, y.shape)
-        self._input_shape = input_shape
+            _checks.feedback_width(inputs_shape, y.shape)
+        self._input_shape = inputs_shape
+        self._num_covariates = num_covariates
         self._output_size = y.shape[-1]
+        self._step = self._make_step()
+
+    def _make_step(self):
+        readout = (
+            _step.Identity() if self.sampler is None else _step.Tokens(self.sampler)
+        )
+        return _step.Step(
+            self.encoder,
+            self.rnn.cell,
+            self.head,
+            readout,
+            self._output_size,
+            self._state_template(1),
+            self.compute_dtype,
+        )
+
+    def get_build_config(self):
+        """Returns the shapes the layer was built for, covariates included.
+
+        Returns:
+            A dict with `input_shape` and `covariates_shape` (None for a
+            layer without covariates), for `build_from_config`.
+        """
+        if not self.built:
+            return None
+        covariates = None
+        if self._num_covariates is not None:
+            covariates = (None, None, self._num_covariates)
+        return {"input_shape": self._input_shape, "covariates_shape": covariates}
+
+    def build_from_config(self, config):
+        """Builds the layer from `get_build_config()`'s output.
+
+        Args:
+            config: a dict from `get_build_config`.
+        """
+        if config:
+            self.build(config["input_shape"], config.get("covariates_shape"))
 
     # ---------------------------------------------------------- teacher forcing
 
-    def call(self, inputs, initial_state=None, mask=None, training=None):
+    def call(
+        self, inputs, initial_state=None, mask=None, training=None, covariates=None
+    ):
         """Runs the pass over a whole sequence, teacher-forced outside training.
 
         See "Call arguments" and "Returns" in the class docstring.
@@ -365,6 +396,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> outputs.shape, [s.shape for s in state]
             (TensorShape([2, 6, 1]), [TensorShape([2, 4])])
         """
+        _checks.call_covariates(covariates, inputs, self._num_covariates)
         x, mask = self._encode(inputs, mask, training)
         batch_size = ops.shape(x)[0]
         state = (
@@ -373,29 +405,42 @@ class SelfFeedingRNN(keras.layers.Layer):
             else self._pack_state(initial_state, batch_size)
         )
         if training and self._feedback_in_training:
-            outputs, state = self._run_with_feedback(x, state, mask, training)
+            outputs, state = self._run_with_feedback(
+                x, covariates, state, mask, training
+            )
         else:
             self._traced_teacher_forced_training |= bool(training)
-            outputs, state = self._run_teacher_forced(x, state, mask, training)
+            sequence, *state = self.rnn(
+                self._step.join(x, covariates),
+                initial_state=state,
+                mask=mask,
+                training=training,
+            )
+            outputs = self._head(sequence, training)
+        outputs = ops.cast(outputs, self.compute_dtype)
         if self.return_state:
-            return outputs, state
+            return outputs, self._cast_state(state)
         return outputs
 
-    def _run_teacher_forced(self, x, state, mask, training):
-        sequence, *state = self.rnn(
-            x, initial_state=state, mask=mask, training=training
-        )
-        return self._project(sequence, training), self._cast_state(state)
-
-    def _run_with_feedback(self, x, state, mask, training):
+    def _run_with_feedback(self, x, covariates, state, mask, training):
         shape = ops.shape(x)[:2]
         coins = keras.random.uniform(shape, seed=self.seed_generator)
         coins = coins < ops.cast(self._next_probability(), coins.dtype)
         coins = ops.logical_and(coins, ops.arange(shape[1])[None, :] > 0)
-        outputs, state = _feedback.run_with_feedback(
-            self, x, coins, state, mask, training
+        return _feedback.run_with_feedback(
+            self._step,
+            self.rnn,
+            self.seed_generator,
+            x,
+            covariates,
+            coins,
+            state,
+            mask,
+            training,
+            output_size=self._output_size,
+            stop_gradient=not self.backprop_through_feedback,
+            dtype=self.dtype_policy,
         )
-        return ops.cast(outputs, self.compute_dtype), self._cast_state(state)
 
     def _cast_state(self, state):
         template = tree.flatten(self._state_template(1))
@@ -487,27 +532,21 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> layer.compute_mask(np.array([[3, 1, 0]])).numpy().tolist()
             [[True, True, False]]
         """
-        if self.encoder is not None and self.encoder.supports_masking:
-            mask = self._and(mask, self.encoder.compute_mask(inputs, mask))
+        mask = _step.input_mask(self.encoder, inputs, mask)
         if self.return_state:
             return mask, [None] * self._num_states()
         return mask
 
     def _encode(self, inputs, mask, training):
+        mask = _step.input_mask(self.encoder, inputs, mask)
         if self.encoder is None:
             return inputs, mask
-        if self.encoder.supports_masking:
-            mask = self._and(mask, self.encoder.compute_mask(inputs, mask))
         return self.encoder(inputs, training=training), mask
 
-    @staticmethod
-    def _and(mask, other):
-        if mask is None or other is None:
-            return other if mask is None else mask
-        return ops.logical_and(mask, other)
-
-    def _project(self, cell_output, training=False):
-        return ops.cast(self._head(cell_output, training), self.compute_dtype)
+    def _head(self, cell_output, training=False):
+        if self.head is None:
+            return cell_output
+        return self.head(cell_output, training=training)
 
     # ------------------------------------------------------------------ state
 
@@ -529,6 +568,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         seed,
         steps,
         *,
+        covariates=None,
         initial_state=None,
         seed_mask=None,
         end_token=None,
@@ -537,11 +577,11 @@ class SelfFeedingRNN(keras.layers.Layer):
     ):
         """Generates the `steps` elements that follow `seed`, on its own outputs.
 
-        The seed warms the state up in one teacher-forced pass of the
-        recurrent layer; its last step's prediction is the first generated
-        element, and each element is fed back to produce the next, in one
-        `tf.while_loop` traced once: a new `steps` or seed length does not
-        retrace it.
+        The cell reads the seed's steps, then each element it generates, in
+        one compiled `tf.while_loop` traced once: a new `steps`, seed length
+        or batch size does not retrace it. The prediction after the seed's
+        last step is the first generated element, and each element is fed
+        back to produce the next.
 
         Args:
             seed: `(batch, seed_time, features)` values for continuous models,
@@ -549,6 +589,14 @@ class SelfFeedingRNN(keras.layers.Layer):
                 step.
             steps: int or scalar integer tensor, at least 1: how many elements
                 to generate after the seed.
+            covariates: for a layer built with covariates, floats of shape
+                `(batch, seed_time + steps - 1, num_covariates)`: column `t`
+                is read with seed step `t` for `t < seed_time`, and column
+                `seed_time + k - 1` with the k-th fed-back element (k = 1 ...
+                steps - 1) in every row, whatever its `seed_mask`; columns of
+                masked seed steps are ignored. Series that end together at
+                the forecast origin (left padding) keep each row's covariates
+                aligned with its own time.
             initial_state: optional flat list of state tensors to start from,
                 as returned by `generate(..., return_state=True)`; None starts
                 from the cell's zero state.
@@ -560,9 +608,12 @@ class SelfFeedingRNN(keras.layers.Layer):
             end_token: optional int, for token models: a row that emits it
                 stops, its later positions hold `end_token`, and the loop
                 exits once every row has stopped.
-            random_seed: optional non-negative int. Resets the layer's seed
-                generator first, so that the same seed, arguments and weights
-                give the same tokens.
+            random_seed: optional non-negative int or scalar integer tensor.
+                The call draws from its own stream, started from this seed,
+                so that the same seed, arguments and weights give the same
+                tokens, also in concurrent calls; the layer's seed generator
+                is left as it was. Without it the call draws from the layer's
+                seed generator and advances it.
             return_state: bool. If True, also return the state that produced
                 the last element, ready for `initial_state`.
 
@@ -575,7 +626,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             ValueError: for a `steps` below 1, a seed of the wrong rank or
                 feature size, a `seed_mask` of the wrong shape or with an
                 empty row, an `end_token` without a sampler or out of range,
-                or an `initial_state` that does not match the cell.
+                an `initial_state` that does not match the cell, or
+                covariates missing, unexpected or of the wrong shape.
             TypeError: for arguments of the wrong type or dtype.
 
         Examples:
@@ -593,138 +645,57 @@ class SelfFeedingRNN(keras.layers.Layer):
         """
         steps = _checks.steps(steps)
         seed = _checks.seed(seed, self.is_token_model, self.compute_dtype)
+        covariates = _checks.generate_covariates(
+            covariates,
+            seed,
+            steps,
+            self._num_covariates if self.built else None,
+            self.built,
+            self.compute_dtype,
+        )
         if not self.built:
-            self.build((None, None) + tuple(seed.shape[2:]))
+            features = tuple(seed.shape[2:])
+            self.build(
+                (None, None) + features,
+                None if covariates is None else (None, None, covariates.shape[-1]),
+            )
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
         template = tree.flatten(self._state_template(ops.shape(seed)[0]))
         state = _checks.initial_state(initial_state, template)
         end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
-        random_seed = _checks.optional_seed(random_seed, "random_seed")
+        random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
-        if random_seed is not None:
-            self.seed_generator.state.assign(
-                ops.convert_to_tensor([random_seed, 0], self.seed_generator.state.dtype)
-            )
 
-        key = (seed_mask is not None, end_token is not None)
+        key = (seed_mask is not None, end_token is not None, random_seed is not None)
         args = [seed, state, steps]
-        if seed_mask is not None:
-            args.append(seed_mask)
-        if end_token is not None:
-            args.append(end_token)
-        outputs, state = self._run_generate_function(key, args)
+        for optional in (covariates, seed_mask, end_token, random_seed):
+            if optional is not None:
+                args.append(optional)
+        outputs, state = self._generation_functions()(key, args)
         return (outputs, state) if return_state else outputs
 
-    def _run_generate_function(self, key, args):
-        """Runs the generation function; on its first XLA run, may fall back."""
-        if key in self._traced.functions or self.jit_compile is False:
-            return self._generate_function(key, self.jit_compile is not False)(*args)
-        generator_state = tf.identity(self.seed_generator.state)
-        try:
-            return self._generate_function(key, jit_compile=True)(*args)
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
-            del self._traced.functions[key]
-            reason = _xla_failure(error)
-            if reason is None:
-                raise
-            if self.jit_compile is True:
-                raise ValueError(
-                    "XLA could not compile the generation loop of this cell, "
-                    "and `jit_compile=True` asks for it. Pass "
-                    '`jit_compile="auto"` to fall back with a warning, or '
-                    f"`jit_compile=False`. Received: cell={self.cell.name!r}. "
-                    f"XLA said: {reason}"
-                ) from error
-            warnings.warn(
-                "XLA could not compile the generation loop of cell "
-                f"{self.cell.name!r}, so `generate` runs without XLA, several "
-                "times slower per step. Pass `jit_compile=False` to the layer "
-                f"to silence this warning. XLA said: {reason}",
-                stacklevel=3,
+    def _generation_functions(self):
+        """The layer's `_generate.Generation`, made on first use."""
+        if self._generation is None:
+            seed_spec = tf.TensorSpec(
+                (None, None) + tuple(self._input_shape[2:]),
+                tf.int32 if self.is_token_model else self.compute_dtype,
             )
-            self.seed_generator.state.assign(generator_state)
-            return self._generate_function(key, jit_compile=False)(*args)
-
-    def _generate_function(self, key, jit_compile):
-        """The traced generation function for these optional arguments."""
-        if key in self._traced.functions:
-            return self._traced.functions[key]
-        has_mask, has_end_token = key
-        seed_spec = tf.TensorSpec(
-            self._seed_shape(),
-            tf.int32 if self.is_token_model else self.compute_dtype,
-        )
-        state_specs = [
-            tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
-            for s in tree.flatten(self._state_template(1))
-        ]
-        signature = [seed_spec, state_specs, tf.TensorSpec((), tf.int32)]
-        if has_mask:
-            signature.append(tf.TensorSpec((None, None), tf.bool))
-        if has_end_token:
-            signature.append(tf.TensorSpec((), tf.int32))
-
-        def generate(seed, state, steps, *optional):
-            seed_mask = optional[0] if has_mask else None
-            end_token = optional[-1] if has_end_token else None
-            return self._generate_graph(
-                seed, state, steps, seed_mask, end_token, jit_compile
+            state_specs = [
+                tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
+                for s in tree.flatten(self._state_template(1))
+            ]
+            self._generation = _generate.Generation(
+                self._step,
+                self.seed_generator,
+                seed_spec,
+                state_specs,
+                self._num_covariates,
+                self.jit_compile,
+                self.cell.name,
             )
-
-        function = tf.function(generate, input_signature=signature)
-        self._traced.functions[key] = function
-        return function
-
-    def _seed_shape(self):
-        if self.is_token_model:
-            return (None, None)
-        return (None, None) + tuple(self._input_shape[2:])
-
-    def _generate_graph(self, seed, state, steps, seed_mask, end_token, jit_compile):
-        x, mask = self._encode(seed, seed_mask, training=False)
-        batch_size = ops.shape(seed)[0]
-        sequence, *state = self.rnn(
-            x,
-            initial_state=self._pack_state(state, batch_size),
-            mask=mask,
-            training=False,
-        )
-        first = self._feedback(self._head(_last_valid(sequence, mask)))
-        structure = self._state_template(batch_size)
-
-        def step(previous, flat_state):
-            x = self._encode_step(previous)
-            state = tree.pack_sequence_as(structure, flat_state)
-            output, state = self.rnn.cell(x, state, training=False)
-            return self._feedback(self._head(output)), tree.flatten(state)
-
-        outputs, state = _loop.free_run(
-            step, first, tree.flatten(state), steps, end_token, jit_compile=jit_compile
-        )
-        if not self.is_token_model:
-            outputs = ops.cast(outputs, self.compute_dtype)
-        return outputs, state
-
-    def _encode_step(self, value, training=False):
-        """Encodes one fed-back step, without the mask an encoder may attach.
-
-        A free-running step is never padding; an `Embedding(mask_zero=True)`
-        would still attach a mask that the cell cannot take.
-        """
-        if self.encoder is None:
-            return value
-        return tf.identity(self.encoder(value, training=training))
-
-    def _head(self, cell_output, training=False):
-        if self.head is None:
-            return cell_output
-        return self.head(cell_output, training=training)
-
-    def _feedback(self, prediction):
-        if self.sampler is None:
-            return prediction
-        return self.sampler(prediction, seed=self.seed_generator)
+        return self._generation
 
     # --------------------------------------------------------- serialization
 

@@ -8,7 +8,7 @@ call, and a batch with an end token against its rows alone and a known path.
 The generation loop runs in chunks of at most `_loop._MAX_CHUNK` elements
 (4,096). To cross chunk boundaries with short, fast horizons, this module
 traces its layers with that constant patched to `CHUNK`; it is the only
-private name used here.
+private name used here. One slow test crosses the real boundary.
 
 Batch sizes are fixed per test: under XLA a new batch size compiles the chunk
 again. No deadline: the first example of a test pays for tracing.
@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import selffeed_keras
 from selffeed_keras import SelfFeedingRNN
 
+FULL_CHUNK = selffeed_keras._loop._MAX_CHUNK
 CHUNK = 8
 BATCH = 3
 MAX_STEPS = 3 * CHUNK + 2
@@ -70,6 +71,28 @@ def test_any_horizon_equals_the_hand_written_loop(fixture, request):
     def check(steps):
         outputs = layer.generate(seed, steps)
         assert outputs.shape == (BATCH, steps, 1)
+        np.testing.assert_allclose(outputs, reference[:, :steps], atol=1e-5)
+
+    check()
+
+
+@pytest.mark.slow
+def test_horizons_around_the_real_chunk_size_equal_the_hand_written_loop():
+    # The elements here are 12 bytes, so a chunk holds FULL_CHUNK of them.
+    horizon = FULL_CHUNK + 4
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selffeed_keras._loop, "_MAX_CHUNK", FULL_CHUNK)
+        layers = [_gru(jit_compile=False), _gru(jit_compile=True)]
+        seed = sine_seed(batch=BATCH, time=5)
+        for layer in layers:
+            layer.generate(seed, 1)  # traced with the real chunk size
+    layers[1].set_weights(layers[0].get_weights())
+    reference = reference_generate(layers[0], seed, horizon)
+
+    @settings(deadline=None, max_examples=6, database=None)
+    @given(steps=st.integers(FULL_CHUNK - 2, horizon), xla=st.booleans())
+    def check(steps, xla):
+        outputs = layers[xla].generate(seed, steps)
         np.testing.assert_allclose(outputs, reference[:, :steps], atol=1e-5)
 
     check()

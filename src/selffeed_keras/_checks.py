@@ -62,7 +62,7 @@ def positive_int(value, name, what=""):
 def boolean(value, name):
     """Returns `value` if it is a bool, else raises `TypeError`."""
     if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}.")
+        raise TypeError(_message(name, "a bool", value))
     return value
 
 

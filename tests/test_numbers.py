@@ -155,18 +155,6 @@ def _holdings(integer, as_float, as_int):
     return cases
 
 
-def _known_failures(argument, held):
-    if argument == "SelfFeedingRNN.random_seed" and type(held) is not int:
-        return pytest.mark.xfail(
-            strict=True,
-            raises=ValueError,
-            reason="layer.py passes the raw `random_seed` to "
-            "keras.random.SeedGenerator, which refuses NumPy ints; passing the "
-            "checked self.random_seed fixes it (then remove this mark)",
-        )
-    return ()
-
-
 @pytest.mark.parametrize(
     "argument, held, expected",
     [
@@ -175,7 +163,6 @@ def _known_failures(argument, held):
             held,
             expected,
             id=f"{argument}-{kind}",
-            marks=_known_failures(argument, held),
         )
         for argument, (integer, as_float, as_int, _, _) in (
             CONSTRUCTOR_ARGUMENTS.items()

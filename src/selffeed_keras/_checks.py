@@ -112,21 +112,36 @@ def optional_seed(value, name):
     )
 
 
+def _integer_tensor(value, name, expected, minimum, dtype):
+    """Returns an int, NumPy int or scalar integer tensor as a `dtype` tensor."""
+    if not isinstance(value, (tf.Tensor, tf.Variable)):
+        value = number(
+            value, name, expected, integer=True, valid=lambda v: v >= minimum
+        )
+        return tf.constant(value, dtype)
+    if not value.dtype.is_integer or value.shape.rank != 0:
+        raise ValueError(_message(name, expected, value))
+    value = tf.cast(value, dtype)
+    if tf.executing_eagerly() and int(value) < minimum:
+        raise ValueError(_message(name, expected, value))
+    return value
+
+
 def steps(value):
     """Returns `steps` as a scalar int32 tensor; accepts an int or a scalar tensor."""
     expected = (
         "a positive integer (a Python or NumPy int, or a scalar integer tensor): "
         "the number of elements to generate after the seed"
     )
-    if not isinstance(value, (tf.Tensor, tf.Variable)):
-        value = number(value, "steps", expected, integer=True, valid=lambda v: v >= 1)
-        return tf.constant(value, tf.int32)
-    if not value.dtype.is_integer or value.shape.rank != 0:
-        raise ValueError(_message("steps", expected, value))
-    value = tf.cast(value, tf.int32)
-    if tf.executing_eagerly() and int(value) < 1:
-        raise ValueError(_message("steps", expected, value))
-    return value
+    return _integer_tensor(value, "steps", expected, 1, tf.int32)
+
+
+def random_seed(value):
+    """Returns `random_seed` as a scalar int64 tensor, None for None, or raises."""
+    if value is None:
+        return None
+    expected = "None, a non-negative integer or a scalar integer tensor"
+    return _integer_tensor(value, "random_seed", expected, 0, tf.int64)
 
 
 def as_tensor(value, name):
@@ -292,29 +307,6 @@ def jit_compile(value):
     return value
 
 
-def random_seed(value):
-    """Returns `random_seed` as a scalar int64 tensor, None for None, or raises."""
-    message = (
-        "`random_seed` must be None, a non-negative integer or a scalar integer "
-        f"tensor. Received: random_seed={value!r}."
-    )
-    if value is None:
-        return None
-    if _is_int(value):
-        if value < 0:
-            raise ValueError(message)
-        return tf.constant(int(value), tf.int64)
-    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic)):
-        dtype = tf.as_dtype(value.dtype)
-        if not dtype.is_integer or len(value.shape) != 0:
-            raise ValueError(message)
-        value = tf.cast(value, tf.int64)
-        if tf.executing_eagerly() and int(value) < 0:
-            raise ValueError(message)
-        return value
-    raise TypeError(message)
-
-
 _COVARIATES_HELP = (
     "covariates are inputs read at every step but never predicted, shaped "
     "(batch, time, num_covariates)"
@@ -326,7 +318,7 @@ def covariates_shape(shape):
     if shape is None:
         return None
     shape = tuple(shape)
-    if len(shape) != 3 or not _is_int(shape[-1]):
+    if len(shape) != 3 or not isinstance(shape[-1], int):
         raise ValueError(
             f"`covariates` must have shape (batch, time, num_covariates) with a "
             f"known number of covariates. Received: covariates.shape={shape}."

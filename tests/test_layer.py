@@ -341,3 +341,62 @@ def test_export_archive_serves_generate(tmp_path, kind):
     np.testing.assert_allclose(
         served.generate(seed[:1, :2], 40), layer.generate(seed[:1, :2], 40), atol=1e-6
     )
+
+
+def test_concurrent_calls_with_a_random_seed_equal_one_call():
+    # 8 threads x 5 calls on one layer, first calls included: a random_seed
+    # gives each call its own stream, and concurrent first calls trace once.
+    import threading
+
+    layer = token_layer("gru_cell", sampler="random")
+    prompts = np.random.default_rng(0).integers(0, 13, (8, 2, 4))
+    results, errors = {}, []
+
+    def work(thread):
+        try:
+            for call in range(5):
+                tokens = layer.generate(prompts[thread], 30, random_seed=call)
+                results[thread, call] = tokens.numpy()
+        except Exception as error:  # reported below, with the thread
+            errors.append((thread, error))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    generator_state = layer.seed_generator.state.numpy().copy()
+    for (thread, call), tokens in results.items():
+        alone = layer.generate(prompts[thread], 30, random_seed=call)
+        np.testing.assert_array_equal(tokens, alone, err_msg=f"{thread=} {call=}")
+    # random_seed leaves the layer's own generator where it was.
+    np.testing.assert_array_equal(layer.seed_generator.state.numpy(), generator_state)
+    (function,) = layer._generation.functions.values()
+    assert function.experimental_get_tracing_count() == 1
+
+
+def test_random_seed_leaves_the_layer_generator_and_calls_without_it_advance():
+    layer = token_layer("gru_cell", sampler="random", random_seed=3)
+    prompt = np.array([[1, 2, 3]])
+    before = layer.seed_generator.state.numpy().copy()
+    layer.generate(prompt, 20, random_seed=11)
+    np.testing.assert_array_equal(layer.seed_generator.state.numpy(), before)
+    a = layer.generate(prompt, 20)
+    assert not np.array_equal(layer.seed_generator.state.numpy(), before)
+    b = layer.generate(prompt, 20)
+    assert not np.array_equal(a, b)
+    # A fresh layer seeded the same way draws the same first sequence.
+    twin = token_layer("gru_cell", sampler="random", random_seed=3)
+    twin.build((None, None))
+    twin.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(twin.generate(prompt, 20), a)
+
+
+def test_random_seed_may_be_a_tensor():
+    layer = token_layer("gru_cell", sampler="random")
+    prompt = np.array([[1, 2, 3]])
+    np.testing.assert_array_equal(
+        layer.generate(prompt, 20, random_seed=tf.constant(5)),
+        layer.generate(prompt, 20, random_seed=5),
+    )

@@ -1,5 +1,6 @@
 """SelfFeedingRNN: one set of weights for teacher forcing and free running."""
 
+import threading
 import warnings
 
 import keras
@@ -13,6 +14,11 @@ _CELL_HELP = (
     "a list of cells (stacked), or a recurrent layer (for example "
     "`keras.layers.LSTM(32)`)"
 )
+
+
+# Held by the first calls of `generate` (any layer) while they build the layer
+# and make its generation functions, so that concurrent first calls do it once.
+_FIRST_CALL_LOCK = threading.Lock()
 
 
 def _is_cell(obj):
@@ -654,11 +660,14 @@ class SelfFeedingRNN(keras.layers.Layer):
             self.compute_dtype,
         )
         if not self.built:
-            features = tuple(seed.shape[2:])
-            self.build(
-                (None, None) + features,
-                None if covariates is None else (None, None, covariates.shape[-1]),
-            )
+            with _FIRST_CALL_LOCK:  # concurrent first calls build once
+                if not self.built:
+                    self.build(
+                        (None, None) + tuple(seed.shape[2:]),
+                        None
+                        if covariates is None
+                        else (None, None, covariates.shape[-1]),
+                    )
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
         template = tree.flatten(self._state_template(ops.shape(seed)[0]))
@@ -677,7 +686,12 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""
-        if self._generation is None:
+        generation = self._generation
+        if generation is not None:
+            return generation
+        with _FIRST_CALL_LOCK:
+            if self._generation is not None:
+                return self._generation
             seed_spec = tf.TensorSpec(
                 (None, None) + tuple(self._input_shape[2:]),
                 tf.int32 if self.is_token_model else self.compute_dtype,
@@ -695,7 +709,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 self.jit_compile,
                 self.cell.name,
             )
-        return self._generation
+            return self._generation
 
     # --------------------------------------------------------- serialization
 

@@ -37,6 +37,7 @@ def test_contract_every_sampler(sampler):
         ("random", samplers.RandomSampler),
         ("top_k", samplers.TopKSampler),
         ("top_p", samplers.TopPSampler),
+        ("beam", samplers.BeamSampler),
     ],
 )
 def test_get_resolves_lowercase_names(name, cls):
@@ -90,6 +91,8 @@ def test_a_seed_generator_advances_between_calls():
         (lambda: samplers.TopKSampler(k=0), "k"),
         (lambda: samplers.TopPSampler(p=0.0), "p"),
         (lambda: samplers.TopPSampler(p=1.5), "p"),
+        (lambda: samplers.BeamSampler(num_beams=0), "num_beams"),
+        (lambda: samplers.BeamSampler(2, length_penalty=float("inf")), "length_penalty"),
     ],
 )
 def test_out_of_range_arguments_raise(make, name):
@@ -98,7 +101,7 @@ def test_out_of_range_arguments_raise(make, name):
 
 
 def test_get_rejects_unknown_names_and_types():
-    with pytest.raises(ValueError, match="Unknown sampler name.*'beam'"):
-        samplers.get("beam")
+    with pytest.raises(ValueError, match="Unknown sampler name.*'nucleus'"):
+        samplers.get("nucleus")
     with pytest.raises(TypeError, match="`sampler` must be"):
         samplers.get(3)

@@ -17,13 +17,15 @@ a call without one starts from the layer's generator and writes the
 advanced state back.
 """
 
+import copy
+import json
 import threading
 import warnings
 
 import keras
 import tensorflow as tf
 
-from selffeed_keras import _loop
+from selffeed_keras import _beam, _loop, _step, samplers
 
 
 def _xla_failure(error):
@@ -32,6 +34,19 @@ def _xla_failure(error):
         if "XLA" in line or "tf2xla" in line:
             return line.strip()[:300]
     return None
+
+
+def sampler_key(sampler, layer_sampler):
+    """The part of a function's key that a per-call `sampler` decides.
+
+    None runs the layer's own sampler as it is; any other sampler, and any
+    `BeamSampler` (the layer's own included, which is no per-step sampler),
+    keys by `(class, config as JSON)`: equal samplers share one function.
+    """
+    sampler = layer_sampler if sampler is None else sampler
+    if sampler is layer_sampler and not isinstance(sampler, samplers.BeamSampler):
+        return None
+    return type(sampler), json.dumps(sampler.get_config(), sort_keys=True)
 
 
 def _select(keep, new, old):
@@ -123,7 +138,8 @@ class Generation:
         return result
 
     def _trace(self, key, jit_compile):
-        has_mask, has_end_token, has_random_seed = key
+        has_mask, has_end_token, has_random_seed, sampler = key
+        graph = self._graph(sampler)
         signature = [self.seed_spec, self.state_specs, tf.TensorSpec((), tf.int32)]
         if self.num_covariates is not None:
             signature.append(
@@ -144,12 +160,32 @@ class Generation:
             seed_mask = optional.pop(0) if has_mask else None
             end_token = optional.pop(0) if has_end_token else None
             random_seed = optional.pop(0) if has_random_seed else None
-            return self.graph(
+            return graph(
                 seed, state, steps, covariates, seed_mask, end_token, random_seed,
                 jit_compile=jit_compile,
             )  # fmt: skip
 
         return tf.function(generate, input_signature=signature, autograph=False)
+
+    def _graph(self, sampler_key):
+        """The graph for a `sampler_key`: the step's own, another, or a beam."""
+        if sampler_key is None:
+            return self.graph
+        cls, config = sampler_key
+        sampler = cls.from_config(json.loads(config))
+        if isinstance(sampler, samplers.BeamSampler):
+
+            def beam(seed, state, steps, covariates, seed_mask, end_token, _, **kw):
+                return _beam.graph(
+                    self.step, sampler, seed, state, steps, covariates, seed_mask,
+                    end_token, **kw,
+                )  # fmt: skip
+
+            return beam
+        other = copy.copy(self)
+        other.step = copy.copy(self.step)
+        other.step.readout = _step.Tokens(sampler)
+        return other.graph
 
     def graph(
         self, seed, state, steps, covariates, seed_mask, end_token, random_seed,

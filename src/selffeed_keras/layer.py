@@ -7,7 +7,16 @@ import keras
 import tensorflow as tf
 from keras import ops, tree
 
-from selffeed_keras import _checks, _feedback, _generate, _step, samplers, schedules
+from selffeed_keras import (
+    _beam,
+    _checks,
+    _feedback,
+    _generate,
+    _score,
+    _step,
+    samplers,
+    schedules,
+)
 
 _CELL_HELP = (
     "`cell` must be a Keras RNN cell (for example `keras.layers.LSTMCell(32)`), "
@@ -101,7 +110,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             the head output back unchanged (continuous values; its width must
             equal the input's). For token models a
             `selffeed_keras.samplers.Sampler` or its name (`"greedy"`,
-            `"random"`, `"top_k"`, `"top_p"`); it needs an `encoder`.
+            `"random"`, `"top_k"`, `"top_p"`, `"beam"`); it needs an
+            `encoder`. A `BeamSampler` makes `generate` search for the most
+            likely sequences.
         return_state: bool. If True, `call` returns `(outputs, state)` with
             the final state as a flat list of tensors. Defaults to `False`.
         random_seed: int or None. Seeds the layer's `SeedGenerator`, the
@@ -262,6 +273,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             isinstance(self.sampling_probability, schedules.Schedule)
             or self.sampling_probability > 0
         )
+        _beam.check_training(self.sampler, self._feedback_in_training)
         self._traced_teacher_forced_training = False
         self.jit_compile = _checks.jit_compile(jit_compile)
         self.supports_masking = True
@@ -274,6 +286,7 @@ class SelfFeedingRNN(keras.layers.Layer):
     @sampler.setter
     def sampler(self, value):
         value = samplers.get(value)
+        _beam.check_training(value, getattr(self, "_feedback_in_training", False))
         previous = getattr(self, "_sampler", value)
         if (value is None) != (previous is None):
             raise ValueError(
@@ -495,6 +508,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 f"{self.sampling_probability!r}."
             )
         value = _checks.probability(value, "value")
+        _beam.check_training(self.sampler, value > 0)
         self._probability.assign(value)
         if value > 0 and not self._feedback_in_training:
             self._feedback_in_training = True
@@ -580,6 +594,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         end_token=None,
         random_seed=None,
         return_state=False,
+        sampler=None,
     ):
         """Generates the `steps` elements that follow `seed`, on its own outputs.
 
@@ -622,11 +637,19 @@ class SelfFeedingRNN(keras.layers.Layer):
                 seed generator and advances it.
             return_state: bool. If True, also return the state that produced
                 the last element, ready for `initial_state`.
+            sampler: optional, for token models: a
+                `selffeed_keras.samplers.Sampler` or its name, used for this
+                call instead of the layer's own. Equal samplers (same class
+                and config) share one traced function. A `BeamSampler` runs
+                a beam search.
 
         Returns:
             `(batch, steps, features)` values for continuous models, or
             `(batch, steps)` int32 token ids. With `return_state=True`,
-            `(outputs, state)` with `state` a flat list of tensors.
+            `(outputs, state)` with `state` a flat list of tensors. A
+            `BeamSampler` returns the best sequence per row, or with
+            `return_all_beams=True` the pair `(sequences, scores)` in place
+            of `outputs`, and with `return_state=True` the best beam's state.
 
         Raises:
             ValueError: for a `steps` below 1, a seed of the wrong rank or
@@ -649,6 +672,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> bool(np.allclose(whole[:, 20:], rest, atol=1e-5))
             True
         """
+        sampler = _beam.call_sampler(sampler, self.sampler)
         steps = _checks.steps(steps)
         seed = _checks.seed(seed, self.is_token_model, self.compute_dtype)
         covariates = _checks.generate_covariates(
@@ -676,13 +700,79 @@ class SelfFeedingRNN(keras.layers.Layer):
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
 
-        key = (seed_mask is not None, end_token is not None, random_seed is not None)
+        key = (
+            seed_mask is not None,
+            end_token is not None,
+            random_seed is not None,
+            _generate.sampler_key(sampler, self.sampler),
+        )
         args = [seed, state, steps]
         for optional in (covariates, seed_mask, end_token, random_seed):
             if optional is not None:
                 args.append(optional)
         outputs, state = self._generation_functions()(key, args)
         return (outputs, state) if return_state else outputs
+
+    def score(
+        self,
+        seed,
+        continuation,
+        *,
+        covariates=None,
+        seed_mask=None,
+        end_token=None,
+        initial_state=None,
+    ):
+        """The log-likelihood of a given continuation after `seed`, per row.
+
+        One teacher-forced pass reads the seed and the continuation (all but
+        its last token) and sums the log-probabilities, at temperature 1, of
+        each token of the continuation, up to and including the first
+        `end_token`. It equals the scores that a `BeamSampler` with
+        `return_all_beams=True` gives its own sequences.
+
+        Args:
+            seed: `(batch, seed_time)` integer ids, as for `generate`.
+            continuation: `(batch, steps)` integer ids to score, same batch
+                as the seed.
+            covariates: for a layer built with covariates, floats of shape
+                `(batch, seed_time + steps - 1, num_covariates)`, as for
+                `generate`.
+            seed_mask: optional boolean `(batch, seed_time)`, as for
+                `generate`.
+            end_token: optional int: tokens after the first `end_token` of a
+                row do not count.
+            initial_state: optional flat list of state tensors to start from.
+
+        Returns:
+            float32 `(batch,)`: the summed log-probabilities.
+
+        Raises:
+            ValueError: on a layer without a sampler (continuous values have
+                no token log-probabilities), or for a continuation whose
+                rank or batch differs from the seed's; as `generate` for the
+                other arguments.
+            TypeError: for a continuation that does not hold integer ids.
+
+        Examples:
+            >>> layer = selffeed_keras.SelfFeedingRNN(
+            ...     keras.layers.GRUCell(8),
+            ...     encoder=keras.layers.Embedding(5, 4),
+            ...     head=keras.layers.Dense(5),
+            ...     sampler="greedy",
+            ... )
+            >>> layer.score(np.array([[1, 2]]), np.array([[3, 4, 0]])).shape
+            TensorShape([1])
+        """
+        return _score.score(
+            self,
+            seed,
+            continuation,
+            covariates=covariates,
+            seed_mask=seed_mask,
+            end_token=end_token,
+            initial_state=initial_state,
+        )
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""

@@ -11,6 +11,8 @@ Subclass `Sampler` and override `sample` to write your own; register it with
 `keras.saving.register_keras_serializable` so that models using it load.
 """
 
+import math
+
 import keras
 from keras import ops
 
@@ -18,6 +20,7 @@ from selffeed_keras import _checks
 from selffeed_keras._config import Configurable
 
 __all__ = [
+    "BeamSampler",
     "GreedySampler",
     "RandomSampler",
     "Sampler",
@@ -193,7 +196,80 @@ class TopPSampler(Sampler):
         return {**super().get_config(), "p": self.p}
 
 
+@_register
+class BeamSampler(Sampler):
+    """Beam search: the most likely continuations, not one token at a time.
+
+    Not a per-step sampler: `generate` runs a search with it. It keeps
+    `num_beams` hypotheses per row in the generation loop; at each step
+    every hypothesis is extended by every token, and the `num_beams`
+    extensions with the highest summed log-probability (at temperature 1)
+    are kept. With an `end_token`, a hypothesis that emits it is finished:
+    it keeps its score and pads with `end_token`. Beam search is
+    deterministic: `random_seed` changes nothing.
+
+    Set it as the layer's `sampler`, or pass it to one call,
+    `layer.generate(seed, steps, sampler=BeamSampler(4))`. Called on logits
+    as a per-step sampler, it picks the most likely token: a beam of one is
+    greedy.
+
+    Args:
+        num_beams: int. How many hypotheses to keep per row; at least 1.
+            `1` is greedy search.
+        length_penalty: float. Beams are ranked by `score / length **
+            length_penalty`, `length` counting the tokens up to and including
+            the first `end_token`, as keras-hub does: above 0 favours longer
+            sequences, below 0 shorter ones. It changes only the ranking: the
+            scores returned are the plain log-likelihoods. Defaults to `0.0`.
+        return_all_beams: bool. If True, `generate` returns `(sequences,
+            scores)`: every beam, `(batch, num_beams, steps)` sorted best
+            first, and their log-likelihoods `(batch, num_beams)`. If False
+            (the default) it returns the best sequence per row, `(batch,
+            steps)`.
+
+    Examples:
+        >>> layer = selffeed_keras.SelfFeedingRNN(
+        ...     keras.layers.GRUCell(8),
+        ...     encoder=keras.layers.Embedding(5, 4),
+        ...     head=keras.layers.Dense(5),
+        ...     sampler="greedy",
+        ... )
+        >>> beam = selffeed_keras.samplers.BeamSampler(3, return_all_beams=True)
+        >>> sequences, scores = layer.generate(np.array([[1, 2]]), 4, sampler=beam)
+        >>> sequences.shape, scores.shape
+        (TensorShape([1, 3, 4]), TensorShape([1, 3]))
+        >>> bool(np.all(np.diff(scores.numpy()) <= 0))  # best first
+        True
+    """
+
+    def __init__(self, num_beams, length_penalty=0.0, return_all_beams=False):
+        super().__init__()
+        self.num_beams = _checks.positive_int(
+            num_beams, "num_beams", ": how many hypotheses to keep per row"
+        )
+        self.length_penalty = _checks.number(
+            length_penalty,
+            "length_penalty",
+            "a finite number",
+            valid=math.isfinite,
+        )
+        self.return_all_beams = _checks.boolean(return_all_beams, "return_all_beams")
+
+    def sample(self, logits, seed):
+        """Returns the index of the largest logit: one step of a beam of one."""
+        return ops.argmax(logits, axis=-1)
+
+    def get_config(self):
+        """Returns the constructor arguments, for `keras.saving`."""
+        return {
+            "num_beams": self.num_beams,
+            "length_penalty": self.length_penalty,
+            "return_all_beams": self.return_all_beams,
+        }
+
+
 _ALIASES = {
+    "beam": BeamSampler,
     "greedy": GreedySampler,
     "random": RandomSampler,
     "top_k": TopKSampler,
@@ -206,10 +282,10 @@ def get(identifier):
 
     Args:
         identifier: None, a `Sampler`, a lowercase name (`"greedy"`,
-            `"random"`, `"top_k"`, `"top_p"`), or a dict from
-            `keras.saving.serialize_keras_object`. Named `"top_k"` and
-            `"top_p"` need arguments, so they come with their defaults
-            `k=5` and `p=0.9`.
+            `"random"`, `"top_k"`, `"top_p"`, `"beam"`), or a dict from
+            `keras.saving.serialize_keras_object`. Named `"top_k"`, `"top_p"`
+            and `"beam"` need arguments, so they come with the defaults
+            `k=5`, `p=0.9` and `num_beams=4`.
 
     Returns:
         A `Sampler`, or None for None.
@@ -225,6 +301,8 @@ def get(identifier):
             return TopKSampler(k=5)
         if identifier == "top_p":
             return TopPSampler(p=0.9)
+        if identifier == "beam":
+            return BeamSampler(num_beams=4)
         if identifier in _ALIASES:
             return _ALIASES[identifier]()
         raise ValueError(

@@ -1,0 +1,112 @@
+"""Scores: the log-likelihood of a given continuation, in one teacher-forced pass.
+
+The recurrent layer reads the seed, then the continuation but its last
+token, as `generate` would have fed them back; the logits after the seed's
+last valid step and after each continuation token but the last give the
+log-probability (softmax at temperature 1) of the next continuation token.
+"""
+
+import tensorflow as tf
+from keras import tree
+
+from selffeed_keras import _checks
+
+
+def continuation(value, seed):
+    """Returns the continuation as int32 ids `(batch, steps)`, or raises."""
+    value = _checks.as_tensor(value, "continuation")
+    if value.shape.rank != 2 or value.shape[1] == 0:
+        raise ValueError(
+            "`continuation` must be integer token ids of shape (batch, steps), "
+            "with at least one step. Received: continuation.shape="
+            f"{tuple(value.shape)}."
+        )
+    if not value.dtype.is_integer:
+        raise TypeError(
+            "`continuation` must hold integer token ids, as the seed does "
+            f"(seed.dtype={seed.dtype.name}). Received: "
+            f"continuation.dtype={value.dtype.name}."
+        )
+    if value.shape[0] != seed.shape[0]:
+        raise ValueError(
+            "`continuation` must have one row per seed row: batch "
+            f"{seed.shape[0]}. Received: continuation.shape={tuple(value.shape)} "
+            f"with seed.shape={tuple(seed.shape)}."
+        )
+    return tf.cast(value, tf.int32)
+
+
+def score(
+    layer, seed, continuation_, *, covariates, seed_mask, end_token, initial_state
+):
+    """`SelfFeedingRNN.score`: see its docstring."""
+    if not layer.is_token_model:
+        raise ValueError(
+            "`score` sums the log-probabilities of token ids, so it needs a token "
+            "model: a layer with a `sampler` and an `encoder`. Received: a layer "
+            "with sampler=None."
+        )
+    seed = _checks.seed(seed, True, layer.compute_dtype)
+    continuation_ = continuation(continuation_, seed)
+    steps = continuation_.shape[1]
+    covariates = _checks.generate_covariates(
+        covariates,
+        seed,
+        tf.constant(steps),
+        layer._num_covariates if layer.built else None,
+        layer.built,
+        layer.compute_dtype,
+    )
+    if not layer.built:
+        layer.build(
+            (None, None),
+            None if covariates is None else (None, None, covariates.shape[-1]),
+        )
+    seed_mask = _checks.seed_mask(seed_mask, seed)
+    batch_size = seed.shape[0]
+    template = tree.flatten(layer._state_template(batch_size))
+    state = _checks.initial_state(initial_state, template)
+    end_token = _checks.end_token(end_token, True, layer._output_size)
+    return _log_likelihood(
+        layer, seed, continuation_, covariates, seed_mask, end_token, state
+    )
+
+
+def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token, state):
+    batch_size, seed_time = tf.shape(seed)[0], tf.shape(seed)[1]
+    steps = tf.shape(continuation)[1]
+    inputs = tf.concat([seed, continuation[:, :-1]], 1)
+    # The seed's own mask and the encoder's (padding ids) apply to the seed
+    # only: a token the model would feed back is never padding.
+    mask = layer._step.input_mask(seed, seed_mask)
+    if mask is None:
+        mask = tf.ones([batch_size, seed_time], tf.bool)
+    mask = tf.concat([mask, tf.ones([batch_size, steps - 1], tf.bool)], 1)
+    x = tf.identity(layer.encoder(inputs))  # identity: drops the Embedding's mask
+    x = layer._step.join(x, covariates)
+    sequence = layer.rnn(
+        x, initial_state=layer._pack_state(state, batch_size), mask=mask
+    )[0]
+    # The prediction of the first token follows the seed's last valid step.
+    last_valid = (
+        seed_time
+        - 1
+        - tf.argmax(tf.reverse(mask[:, :seed_time], [1]), axis=1, output_type=tf.int32)
+    )
+    positions = tf.concat(
+        [
+            last_valid[:, None],
+            tf.tile(seed_time + tf.range(steps - 1)[None], [batch_size, 1]),
+        ],
+        1,
+    )
+    outputs = tf.gather(sequence, positions, batch_dims=1)
+    if layer.head is not None:
+        outputs = layer.head(outputs)
+    log_probs = tf.nn.log_softmax(tf.cast(outputs, tf.float32), axis=-1)
+    chosen = tf.gather(log_probs, continuation, batch_dims=2)
+    if end_token is not None:
+        ended = tf.cast(tf.equal(continuation, end_token), tf.int32)
+        counted = tf.equal(tf.cumsum(ended, axis=1, exclusive=True), 0)
+        chosen = tf.where(counted, chosen, 0.0)
+    return tf.reduce_sum(chosen, axis=1)

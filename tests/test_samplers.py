@@ -92,7 +92,10 @@ def test_a_seed_generator_advances_between_calls():
         (lambda: samplers.TopPSampler(p=0.0), "p"),
         (lambda: samplers.TopPSampler(p=1.5), "p"),
         (lambda: samplers.BeamSampler(num_beams=0), "num_beams"),
-        (lambda: samplers.BeamSampler(2, length_penalty=float("inf")), "length_penalty"),
+        (
+            lambda: samplers.BeamSampler(2, length_penalty=float("inf")),
+            "length_penalty",
+        ),
     ],
 )
 def test_out_of_range_arguments_raise(make, name):

@@ -7,6 +7,9 @@ whatever the compute dtype. Randomness comes from the `seed` passed in: an
 int, or the `keras.random.SeedGenerator` that `SelfFeedingRNN` owns, so that
 sampling advances inside the compiled generation loop.
 
+`BeamSampler` is no per-step sampler: given to `generate`, it makes it
+search for the most likely sequences (called on logits, it is greedy).
+
 Subclass `Sampler` and override `sample` to write your own; register it with
 `keras.saving.register_keras_serializable` so that models using it load.
 """

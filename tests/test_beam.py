@@ -341,3 +341,20 @@ def test_score_in_a_traced_function_raises_nothing_eager():
     seed, continuation = np.array([[1, 2]]), np.array([[0, 1]])
     traced = tf.function(lambda: layer.score(seed, continuation))
     np.testing.assert_allclose(traced(), layer.score(seed, continuation), atol=1e-6)
+
+
+def test_score_is_traced_once_and_does_not_keep_the_layer_alive():
+    import gc
+    import weakref
+
+    from selffeed_keras import _score
+
+    layer = token_layer()
+    layer.score(np.array([[1, 2]]), np.array([[0, 1]]))
+    layer.score(np.array([[1, 2, 0], [2, 2, 1]]), np.array([[0, 1, 1, 2]] * 2))
+    (function,) = _score._FUNCTIONS[layer].values()
+    assert function.experimental_get_tracing_count() == 1
+    ref = weakref.ref(layer)
+    del layer, function
+    gc.collect()
+    assert ref() is None

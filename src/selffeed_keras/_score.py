@@ -4,7 +4,12 @@ The recurrent layer reads the seed, then the continuation but its last
 token, as `generate` would have fed them back; the logits after the seed's
 last valid step and after each continuation token but the last give the
 log-probability (softmax at temperature 1) of the next continuation token.
+The pass is traced once per layer and combination of optional arguments,
+with an input signature: a new length or batch reuses it.
 """
+
+import threading
+import weakref
 
 import tensorflow as tf
 from keras import tree
@@ -67,9 +72,58 @@ def score(
     template = tree.flatten(layer._state_template(batch_size))
     state = _checks.initial_state(initial_state, template)
     end_token = _checks.end_token(end_token, True, layer._output_size)
-    return _log_likelihood(
-        layer, seed, continuation_, covariates, seed_mask, end_token, state
-    )
+    key = (seed_mask is not None, end_token is not None)
+    args = [seed, continuation_, state]
+    for optional in (covariates, seed_mask, end_token):
+        if optional is not None:
+            args.append(optional)
+    return _function(layer, key)(*args)
+
+
+# Per layer (held weakly, so that the layer can go), its traced functions.
+_FUNCTIONS = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def _function(layer, key):
+    """The traced score function of `layer` for `key`, made on first use."""
+    with _LOCK:
+        functions = _FUNCTIONS.setdefault(layer, {})
+        if key not in functions:
+            functions[key] = _trace(layer, *key)
+        return functions[key]
+
+
+def _trace(layer, has_mask, has_end_token):
+    ids = tf.TensorSpec((None, None), tf.int32)
+    state_specs = [
+        tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
+        for s in tree.flatten(layer._state_template(1))
+    ]
+    signature = [ids, ids, state_specs]
+    if layer._num_covariates is not None:
+        signature.append(
+            tf.TensorSpec((None, None, layer._num_covariates), layer.compute_dtype)
+        )
+    if has_mask:
+        signature.append(tf.TensorSpec((None, None), tf.bool))
+    if has_end_token:
+        signature.append(tf.TensorSpec((), tf.int32))
+
+    # A weak reference: the function must not keep its layer alive.
+    layer_ref = weakref.ref(layer)
+
+    def score(seed, continuation, state, *optional):
+        layer = layer_ref()
+        optional = list(optional)
+        covariates = optional.pop(0) if layer._num_covariates is not None else None
+        seed_mask = optional.pop(0) if has_mask else None
+        end_token = optional.pop(0) if has_end_token else None
+        return _log_likelihood(
+            layer, seed, continuation, covariates, seed_mask, end_token, state
+        )
+
+    return tf.function(score, input_signature=signature, autograph=False)
 
 
 def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token, state):

@@ -26,7 +26,13 @@ def input_mask(encoder, inputs, mask):
 class Identity:
     """Feeds the head's output back unchanged: continuous values."""
 
-    def feed(self, outputs, seed):
+    scaled = False
+
+    def feed(self, outputs, seed, scale=None):
+        return outputs
+
+    def emit(self, outputs, scale=None):
+        """What the layer's call returns for head `outputs`."""
         return outputs
 
     def fed_spec(self, output_size, compute_dtype):
@@ -37,11 +43,17 @@ class Identity:
 class Tokens:
     """Feeds back the token id that a sampler picks from the head's logits."""
 
+    scaled = False
+
     def __init__(self, sampler):
         self.sampler = sampler
 
-    def feed(self, logits, seed):
+    def feed(self, logits, seed, scale=None):
         return self.sampler(logits, seed=seed)
+
+    def emit(self, logits, scale=None):
+        """What the layer's call returns: the logits."""
+        return logits
 
     def fed_spec(self, output_size, compute_dtype):
         """The shape of one row of fed-back values, and their dtype."""
@@ -74,6 +86,11 @@ class Step:
         self.compute_dtype = compute_dtype
 
     @property
+    def scaled(self):
+        """Whether values are divided by a per-series scale before the cell."""
+        return self.readout.scaled
+
+    @property
     def fed_spec(self):
         """The shape of one row of fed-back values, and their dtype."""
         return self.readout.fed_spec(self.output_size, self.compute_dtype)
@@ -82,13 +99,15 @@ class Step:
         """`mask` and the encoder's own mask of `inputs`, either may be None."""
         return input_mask(self.encoder, inputs, mask)
 
-    def encode(self, value, covariates=None, training=False):
+    def encode(self, value, covariates=None, scale=None, training=False):
         """The cell's input for one step: the encoded value, then covariates.
 
-        A step of its own is never padding; an `Embedding(mask_zero=True)`
-        would still attach a mask that the cell cannot take, hence the
-        identity.
+        With a `scale`, the value is divided by it first. A step of its own
+        is never padding; an `Embedding(mask_zero=True)` would still attach a
+        mask that the cell cannot take, hence the identity.
         """
+        if scale is not None:
+            value = ops.cast(value / scale, self.compute_dtype)
         if self.encoder is not None:
             value = tf.identity(self.encoder(value, training=training))
         return self.join(value, covariates)
@@ -111,6 +130,6 @@ class Step:
         ]
         return ops.cast(output, self.compute_dtype), new_state
 
-    def feed(self, outputs, seed):
+    def feed(self, outputs, seed, scale=None):
         """The value fed back after a step with head `outputs`."""
-        return self.readout.feed(outputs, seed)
+        return self.readout.feed(outputs, seed, scale)

@@ -676,11 +676,14 @@ class SelfFeedingRNN(keras.layers.Layer):
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
 
-        key = (seed_mask is not None, end_token is not None, random_seed is not None)
-        args = [seed, state, steps]
-        for optional in (covariates, seed_mask, end_token, random_seed):
-            if optional is not None:
-                args.append(optional)
+        options = {
+            "covariates": covariates,
+            "seed_mask": seed_mask,
+            "end_token": end_token,
+            "random_seed": random_seed,
+        }
+        key = tuple(name for name, value in options.items() if value is not None)
+        args = [seed, state, steps] + [options[name] for name in key]
         outputs, state = self._generation_functions()(key, args)
         return (outputs, state) if return_state else outputs
 

@@ -69,26 +69,36 @@ def token_layer(cell_name="lstm_cell", vocab=13, sampler="greedy", **kwargs):
     )
 
 
-def reference_generate(layer, seed, steps):
-    """A hand-written eager loop: the cell stepped in Python, same weights."""
+def reference_generate(layer, seed, steps, covariates=None):
+    """A hand-written eager loop: the cell stepped in Python, same weights.
+
+    With covariates, the cell reads `covariates[:, t]` after the encoded
+    input at step t: the seed's steps, then each fed-back element but the
+    last.
+    """
     cell = layer.rnn.cell
     seed = np.asarray(seed)
     state = layer.rnn.get_initial_state(seed.shape[0])
 
-    def encode(x):
-        return x if layer.encoder is None else layer.encoder(x)
+    def read(x, t):
+        x = x if layer.encoder is None else layer.encoder(x)
+        if covariates is None:
+            return x
+        return ops.concatenate([x, ops.cast(covariates[:, t], x.dtype)], axis=-1)
 
     def predict(output):
         y = output if layer.head is None else layer.head(output)
         return ops.argmax(y, axis=-1) if layer.sampler is not None else y
 
     for t in range(seed.shape[1]):
-        output, state = cell(encode(seed[:, t]), state)
+        output, state = cell(read(seed[:, t], t), state)
     outputs = []
     value = predict(output)
-    for _ in range(steps):
+    for k in range(steps):
         outputs.append(np.asarray(value))
-        output, state = cell(encode(value), state)
+        if k == steps - 1:
+            break
+        output, state = cell(read(value, seed.shape[1] + k), state)
         value = predict(output)
     return np.stack(outputs, axis=1)
 

@@ -70,7 +70,9 @@ def test_retraces_once_after_teacher_forced_fit():
 def test_errors():
     with pytest.raises(ValueError, match="`per` must be 'epoch' or 'batch'"):
         callbacks.ScheduledSampling(0.5, per="step")
-    with pytest.raises(TypeError, match="float in \\[0, 1\\] or a"):
+    with pytest.raises(
+        TypeError, match=r"`schedule` must be a number in \[0, 1\] or a"
+    ):
         callbacks.ScheduledSampling("linear")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse")

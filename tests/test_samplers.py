@@ -88,7 +88,6 @@ def test_a_seed_generator_advances_between_calls():
         (lambda: samplers.RandomSampler(temperature=-1.0), "temperature"),
         (lambda: samplers.RandomSampler(temperature=float("nan")), "temperature"),
         (lambda: samplers.TopKSampler(k=0), "k"),
-        (lambda: samplers.TopKSampler(k=2.5), "k"),
         (lambda: samplers.TopPSampler(p=0.0), "p"),
         (lambda: samplers.TopPSampler(p=1.5), "p"),
     ],

@@ -76,5 +76,7 @@ def test_invalid_parameters_raise(make, match):
 
 
 def test_unknown_schedule_raises():
-    with pytest.raises(TypeError, match="float in \\[0, 1\\] or a"):
+    with pytest.raises(
+        TypeError, match=r"`sampling_probability` must be a number in \[0, 1\] or a"
+    ):
         schedules.get("linear")

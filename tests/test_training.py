@@ -218,7 +218,9 @@ def test_config_round_trip_keeps_training_mode(tmp_path):
 def test_bad_training_arguments():
     with pytest.raises(ValueError, match=r"`sampling_probability` must be a number"):
         continuous_layer("gru_cell", sampling_probability=1.5)
-    with pytest.raises(TypeError, match="`sampling_probability` must be a float"):
+    with pytest.raises(
+        TypeError, match=r"`sampling_probability` must be a number in \[0, 1\] or a"
+    ):
         continuous_layer("gru_cell", sampling_probability="linear")
     with pytest.raises(TypeError, match="`backprop_through_feedback` must be a bool"):
         continuous_layer("gru_cell", backprop_through_feedback=1)

@@ -4,6 +4,7 @@ Every check raises `ValueError` or `TypeError` whose message names the
 argument, what was expected and what was received, before any graph exists.
 """
 
+import math
 import numbers
 
 import keras
@@ -11,98 +12,136 @@ import numpy as np
 import tensorflow as tf
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _message(name, expected, received):
+    return f"`{name}` must be {expected}. Received: {name}={received!r}."
+
+
+def number(value, name, expected, *, integer=False, valid=None):
+    """Returns `value` as a Python `int` or `float`, or raises.
+
+    Accepts what users hold: Python numbers, NumPy scalars and 0-d arrays,
+    so that stored arguments stay plain numbers and configs stay JSON. A
+    `bool` is refused: `True` is an int to Python, but never meant as one.
+
+    Args:
+        value: the argument as received.
+        name: the argument's name, for the message.
+        expected: what the argument must be, completing "`name` must be ...".
+        integer: whether an integer is required; else any real number.
+        valid: optional predicate on the Python number, for its range.
+
+    Returns:
+        A Python `int` if `integer`, else a Python `float`.
+
+    Raises:
+        TypeError: for a value that is not a real number (or not an integer
+            if `integer`), including a bool.
+        ValueError: for a number that `valid` refuses.
+    """
+    scalar = value
+    if isinstance(scalar, np.ndarray) and scalar.ndim == 0:
+        scalar = scalar[()]
+    if isinstance(scalar, (bool, np.bool_)):
+        raise TypeError(_message(name, f"{expected}, not a bool", value))
+    kind = numbers.Integral if integer else numbers.Real
+    if not isinstance(scalar, kind):
+        raise TypeError(_message(name, expected, value))
+    scalar = int(scalar) if integer else float(scalar)
+    if valid is not None and not valid(scalar):
+        raise ValueError(_message(name, expected, value))
+    return scalar
 
 
 def positive_int(value, name, what=""):
-    """Returns `value` if it is an integer of at least 1, else raises."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer{what}. Received: {name}={value!r}."
-        )
-    return int(value)
+    """Returns `value` as a Python int if it is an integer of at least 1."""
+    return number(
+        value, name, f"a positive integer{what}", integer=True, valid=lambda v: v >= 1
+    )
 
 
 def boolean(value, name):
     """Returns `value` if it is a bool, else raises `TypeError`."""
     if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}.")
+        raise TypeError(_message(name, "a bool", value))
     return value
 
 
 def positive_float(value, name, what=""):
-    """Returns `value` as a float if it is a finite number above 0."""
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not np.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(
-            f"`{name}` must be a number above 0{what}. Received: {name}={value!r}."
-        )
-    return float(value)
+    """Returns `value` as a Python float if it is a finite number above 0."""
+    return number(
+        value,
+        name,
+        f"a number above 0{what}",
+        valid=lambda v: math.isfinite(v) and v > 0,
+    )
 
 
 def probability(value, name, *, open_at_zero=False, what=""):
     """Returns `value` as a float in [0, 1] (or (0, 1] if `open_at_zero`)."""
-    low = "(0, 1]" if open_at_zero else "[0, 1]"
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not 0 <= value <= 1
-        or (open_at_zero and value == 0)
-    ):
-        raise ValueError(
-            f"`{name}` must be a number in {low}{what}. Received: {name}={value!r}."
-        )
-    return float(value)
+    low = "(0" if open_at_zero else "[0"
+    return number(
+        value,
+        name,
+        f"a number in {low}, 1]{what}",
+        valid=lambda v: (0 < v if open_at_zero else 0 <= v) and v <= 1,
+    )
 
 
 def probability_or_schedule(value, name, schedule_class):
-    """Returns `value` if it is a probability in [0, 1] or a schedule."""
+    """Returns `value` if it is a schedule, else as a float in [0, 1]."""
     if isinstance(value, schedule_class):
         return value
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be a float in [0, 1] or a "
-            "`selffeed_keras.schedules.Schedule` (Constant, Linear, Exponential, "
-            f"InverseSigmoid). Received: {name}={value!r}."
-        )
-    return probability(value, name)
+    return probability(
+        value,
+        name,
+        what=" or a `selffeed_keras.schedules.Schedule` (Constant, Linear, "
+        "Exponential, InverseSigmoid)",
+    )
 
 
 def optional_seed(value, name):
-    """Returns `value` if it is None or a non-negative integer."""
-    if value is not None and (not _is_int(value) or value < 0):
-        raise ValueError(
-            f"`{name}` must be None or a non-negative integer. "
-            f"Received: {name}={value!r}."
+    """Returns None, or `value` as a Python int if it is at least 0."""
+    if value is None:
+        return None
+    return number(
+        value,
+        name,
+        "None or a non-negative integer",
+        integer=True,
+        valid=lambda v: v >= 0,
+    )
+
+
+def _integer_tensor(value, name, expected, minimum, dtype):
+    """Returns an int, NumPy int or scalar integer tensor as a `dtype` tensor."""
+    if not isinstance(value, (tf.Tensor, tf.Variable)):
+        value = number(
+            value, name, expected, integer=True, valid=lambda v: v >= minimum
         )
+        return tf.constant(value, dtype)
+    if not value.dtype.is_integer or value.shape.rank != 0:
+        raise ValueError(_message(name, expected, value))
+    value = tf.cast(value, dtype)
+    if tf.executing_eagerly() and int(value) < minimum:
+        raise ValueError(_message(name, expected, value))
     return value
 
 
 def steps(value):
     """Returns `steps` as a scalar int32 tensor; accepts an int or a scalar tensor."""
-    message = (
-        "`steps` must be a positive integer (a Python int or a scalar integer "
-        "tensor): the number of elements to generate after the seed. "
-        f"Received: steps={value!r}."
+    expected = (
+        "a positive integer (a Python or NumPy int, or a scalar integer tensor): "
+        "the number of elements to generate after the seed"
     )
-    if _is_int(value):
-        if value < 1:
-            raise ValueError(message)
-        return tf.constant(int(value), tf.int32)
-    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic)):
-        dtype = tf.as_dtype(value.dtype)
-        if not dtype.is_integer or len(value.shape) != 0:
-            raise ValueError(message)
-        value = tf.cast(value, tf.int32)
-        if tf.executing_eagerly() and int(value) < 1:
-            raise ValueError(message)
-        return value
-    raise TypeError(message)
+    return _integer_tensor(value, "steps", expected, 1, tf.int32)
+
+
+def random_seed(value):
+    """Returns `random_seed` as a scalar int64 tensor, None for None, or raises."""
+    if value is None:
+        return None
+    expected = "None, a non-negative integer or a scalar integer tensor"
+    return _integer_tensor(value, "random_seed", expected, 0, tf.int64)
 
 
 def as_tensor(value, name):
@@ -245,12 +284,14 @@ def end_token(value, token_model, vocab_size):
             f"emits token ids. Received: end_token={value!r} on a layer with "
             "sampler=None."
         )
-    if not _is_int(value) or not 0 <= value < vocab_size:
-        raise ValueError(
-            f"`end_token` must be an integer token id in [0, {vocab_size}), the "
-            f"head's vocabulary. Received: end_token={value!r}."
-        )
-    return tf.constant(int(value), tf.int32)
+    value = number(
+        value,
+        "end_token",
+        f"an integer token id in [0, {vocab_size}), the head's vocabulary",
+        integer=True,
+        valid=lambda v: 0 <= v < vocab_size,
+    )
+    return tf.constant(value, tf.int32)
 
 
 def jit_compile(value):
@@ -266,29 +307,6 @@ def jit_compile(value):
     return value
 
 
-def random_seed(value):
-    """Returns `random_seed` as a scalar int64 tensor, None for None, or raises."""
-    message = (
-        "`random_seed` must be None, a non-negative integer or a scalar integer "
-        f"tensor. Received: random_seed={value!r}."
-    )
-    if value is None:
-        return None
-    if _is_int(value):
-        if value < 0:
-            raise ValueError(message)
-        return tf.constant(int(value), tf.int64)
-    if isinstance(value, (tf.Tensor, tf.Variable, np.ndarray, np.generic)):
-        dtype = tf.as_dtype(value.dtype)
-        if not dtype.is_integer or len(value.shape) != 0:
-            raise ValueError(message)
-        value = tf.cast(value, tf.int64)
-        if tf.executing_eagerly() and int(value) < 0:
-            raise ValueError(message)
-        return value
-    raise TypeError(message)
-
-
 _COVARIATES_HELP = (
     "covariates are inputs read at every step but never predicted, shaped "
     "(batch, time, num_covariates)"
@@ -300,7 +318,7 @@ def covariates_shape(shape):
     if shape is None:
         return None
     shape = tuple(shape)
-    if len(shape) != 3 or not _is_int(shape[-1]):
+    if len(shape) != 3 or not isinstance(shape[-1], int):
         raise ValueError(
             f"`covariates` must have shape (batch, time, num_covariates) with a "
             f"known number of covariates. Received: covariates.shape={shape}."

@@ -2,7 +2,7 @@
 
 import keras
 
-from selffeed_keras import schedules
+from selffeed_keras import _checks, schedules
 from selffeed_keras.layer import SelfFeedingRNN
 
 __all__ = ["ScheduledSampling"]
@@ -43,7 +43,9 @@ class ScheduledSampling(keras.callbacks.Callback):
 
     def __init__(self, schedule, per="epoch"):
         super().__init__()
-        self.schedule = schedules.get(schedule)
+        self.schedule = schedules.get(
+            _checks.probability_or_schedule(schedule, "schedule", schedules.Schedule)
+        )
         if per not in ("epoch", "batch"):
             raise ValueError(
                 f"`per` must be 'epoch' or 'batch'. Received: per={per!r}."

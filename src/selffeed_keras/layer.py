@@ -223,7 +223,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             )
         self.return_state = _checks.boolean(return_state, "return_state")
         self.random_seed = _checks.optional_seed(random_seed, "random_seed")
-        self.seed_generator = keras.random.SeedGenerator(random_seed)
+        self.seed_generator = keras.random.SeedGenerator(self.random_seed)
         self.sampling_probability = _checks.probability_or_schedule(
             sampling_probability, "sampling_probability", schedules.Schedule
         )
@@ -235,7 +235,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         self._probability = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(
-                float(schedules.get(sampling_probability)(0))
+                float(schedules.get(self.sampling_probability)(0))
             ),
             trainable=False,
             aggregation="only_first_replica",
@@ -253,8 +253,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         # path is traced only for layers that may use it, so that plain
         # teacher forcing keeps the recurrent layer's fast kernels.
         self._feedback_in_training = (
-            isinstance(sampling_probability, schedules.Schedule)
-            or sampling_probability > 0
+            isinstance(self.sampling_probability, schedules.Schedule)
+            or self.sampling_probability > 0
         )
         self._traced_teacher_forced_training = False
         self.jit_compile = _checks.jit_compile(jit_compile)

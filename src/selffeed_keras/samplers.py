@@ -60,6 +60,13 @@ class Sampler(Configurable):
             seed: int, `keras.random.SeedGenerator` or None: the randomness
                 of random samplers, as `keras.random` takes it.
         """
+        if seed is not None and not isinstance(seed, keras.random.SeedGenerator):
+            seed = _checks.number(
+                seed,
+                "seed",
+                "None, an integer or a `keras.random.SeedGenerator`",
+                integer=True,
+            )
         logits = ops.cast(logits, "float32") / self.temperature
         return ops.cast(self.sample(logits, seed), "int32")
 

@@ -117,12 +117,12 @@ class Exponential(Schedule):
     """
 
     def __init__(self, k):
-        if not (isinstance(k, (int, float)) and not isinstance(k, bool) and 0 < k < 1):
-            raise ValueError(
-                "`k` must be a number in (0, 1) for p(i) = 1 - k**i to rise from 0 "
-                f"towards 1. Received: k={k!r}."
-            )
-        self.k = float(k)
+        self.k = _checks.number(
+            k,
+            "k",
+            "a number in (0, 1) for p(i) = 1 - k**i to rise from 0 towards 1",
+            valid=lambda k: 0 < k < 1,
+        )
 
     def __call__(self, i):
         """Returns `1 - k**i`."""
@@ -148,17 +148,13 @@ class InverseSigmoid(Schedule):
     """
 
     def __init__(self, k):
-        if not (
-            isinstance(k, (int, float))
-            and not isinstance(k, bool)
-            and math.isfinite(k)
-            and k >= 1
-        ):
-            raise ValueError(
-                "`k` must be a number of at least 1 for p(i) = 1 - k / (k + "
-                f"exp(i / k)) to rise towards 1. Received: k={k!r}."
-            )
-        self.k = float(k)
+        self.k = _checks.number(
+            k,
+            "k",
+            "a number of at least 1 for p(i) = 1 - k / (k + exp(i / k)) to rise "
+            "towards 1",
+            valid=lambda k: math.isfinite(k) and k >= 1,
+        )
 
     def __call__(self, i):
         """Returns `1 - k / (k + exp(i / k))`."""
@@ -189,10 +185,6 @@ def get(identifier):
         schedule = keras.saving.deserialize_keras_object(identifier)
         if isinstance(schedule, Schedule):
             return schedule
-    if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
-        return Constant(identifier)
-    raise TypeError(
-        "A sampling probability must be a float in [0, 1] or a "
-        "`selffeed_keras.schedules.Schedule` (Constant, Linear, Exponential, "
-        f"InverseSigmoid). Received: {identifier!r}."
+    return Constant(
+        _checks.probability_or_schedule(identifier, "sampling_probability", Schedule)
     )

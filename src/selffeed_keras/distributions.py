@@ -195,48 +195,50 @@ def _scale_factor(scale):
 
 
 def _uniforms(count, shape, seed):
-    """`count` independent uniform arrays in [0, 1) of `shape`, from one draw."""
-    draws = keras.random.uniform((count, *shape), seed=seed)
-    return [draws[i] for i in range(count)]
+    """`count` independent uniform arrays in [0, 1), stacked: one draw."""
+    return keras.random.uniform((count, *shape), seed=seed)
 
 
 def _box_muller(u1, u2):
-    """Two independent standard normals from two uniforms in [0, 1)."""
+    """Standard normals from pairs of uniforms in [0, 1): two per pair."""
     radius = ops.sqrt(-2.0 * ops.log1p(-u1))  # log1p(-u) = log(1 - u), finite.
     angle = (2.0 * math.pi) * u2
-    return radius * ops.cos(angle), radius * ops.sin(angle)
+    return ops.concatenate([radius * ops.cos(angle), radius * ops.sin(angle)], 0)
+
+
+# The rejection samplers run all their tries at once, stacked on a leading
+# axis, then keep the first accepted one: a handful of ops whatever the
+# number of tries, which keeps XLA's compile time short.
 
 
 def _first_accepted(candidates, accepted, fallback):
-    """The first candidate whose try is accepted, else `fallback`."""
-    result = fallback
-    for candidate, ok in zip(reversed(candidates), reversed(accepted), strict=True):
-        result = ops.where(ok, candidate, result)
-    return result
+    """The first candidate on axis 0 whose try is accepted, else `fallback`."""
+    first = accepted & (ops.cumsum(ops.cast(accepted, "int32"), axis=0) == 1)
+    chosen = ops.sum(ops.where(first, candidates, 0.0), axis=0)
+    return ops.where(ops.any(accepted, axis=0), chosen, fallback)
 
 
 def _standard_gamma(alpha, normals, uniforms, boost_uniform):
     """Gamma(alpha, 1) draws by Marsaglia and Tsang (2000), fixed tries.
 
-    Shapes below 1 draw Gamma(alpha + 1) and multiply by U^(1/alpha). A draw
+    `normals` and `uniforms` hold one try each on their leading axis. Shapes
+    below 1 draw Gamma(alpha + 1) and multiply by U^(1/alpha); draws below
+    about 1e-38 underflow to 0 (for a shape of 0.01, 42% of them). A draw
     whose tries all fail returns `d = alpha - 1/3`, near the mode.
     """
     boosted = ops.where(alpha < 1.0, alpha + 1.0, alpha)
     d = boosted - 1.0 / 3.0
     c = 1.0 / ops.sqrt(9.0 * d)
-    candidates, accepted = [], []
-    for z, u in zip(normals, uniforms, strict=True):
-        x = c * z
-        valid = x > -1.0
-        x = ops.where(valid, x, 0.0)  # keeps log1p finite in rejected tries.
-        # v - 1 and log v written so that d * (1 - v + log v) does not cancel
-        # for large shapes: v - 1 = x (3 + 3x + x^2), log v = 3 log1p(x).
-        v_minus_1 = x * (3.0 + x * (3.0 + x))
-        log_v = 3.0 * ops.log1p(x)
-        bound = 0.5 * ops.square(z) + d * (log_v - v_minus_1)
-        accepted.append(valid & (ops.log1p(-u) < bound))
-        candidates.append(d * (1.0 + v_minus_1))
-    draw = _first_accepted(candidates, accepted, d)
+    x = c * normals
+    valid = x > -1.0
+    x = ops.where(valid, x, 0.0)  # keeps log1p finite in rejected tries.
+    # v - 1 and log v written so that d * (1 - v + log v) does not cancel for
+    # large shapes: v - 1 = x (3 + 3x + x^2), log v = 3 log1p(x).
+    v_minus_1 = x * (3.0 + x * (3.0 + x))
+    log_v = 3.0 * ops.log1p(x)
+    bound = 0.5 * ops.square(normals) + d * (log_v - v_minus_1)
+    accepted = valid & (ops.log1p(-uniforms) < bound)
+    draw = _first_accepted(d * (1.0 + v_minus_1), accepted, d)
     boost = ops.exp(ops.log1p(-boost_uniform) / alpha)
     return ops.where(alpha < 1.0, draw * boost, draw)
 
@@ -342,20 +344,16 @@ def _poisson(rate, inversion_uniform, ptrs_uniforms):
     a = -0.059 + 0.02483 * b
     log_inv_alpha = ops.log(1.1239 + 1.1328 / (b - 3.4))
     v_r = 0.9277 - 3.6224 / (b - 2.0)
-    candidates, accepted = [], []
-    for i in range(_POISSON_TRIES):
-        u = ptrs_uniforms[2 * i] - 0.5
-        v = ptrs_uniforms[2 * i + 1]
-        us = ops.maximum(0.5 - ops.abs(u), 1e-12)
-        k = ops.floor((2.0 * a / us + b) * u + lam + 0.43)
-        quick = (us >= 0.07) & (v <= v_r)
-        rejected = (k < 0.0) | ((us < 0.013) & (v > us))
-        safe_k = ops.maximum(k, 0.0)
-        log_hat = ops.log(v) + log_inv_alpha - ops.log(a / ops.square(us) + b)
-        exact = log_hat <= _poisson_log_pmf(safe_k, lam)
-        accepted.append(quick | (~rejected & exact))
-        candidates.append(safe_k)
-    by_rejection = _first_accepted(candidates, accepted, ops.round(lam))
+    u = ptrs_uniforms[:_POISSON_TRIES] - 0.5
+    v = ptrs_uniforms[_POISSON_TRIES:]
+    us = ops.maximum(0.5 - ops.abs(u), 1e-12)
+    k = ops.floor((2.0 * a / us + b) * u + lam + 0.43)
+    quick = (us >= 0.07) & (v <= v_r)
+    rejected = (k < 0.0) | ((us < 0.013) & (v > us))
+    k = ops.maximum(k, 0.0)
+    log_hat = ops.log(v) + log_inv_alpha - ops.log(a / ops.square(us) + b)
+    accepted = quick | (~rejected & (log_hat <= _poisson_log_pmf(k, lam)))
+    by_rejection = _first_accepted(k, accepted, ops.round(lam))
     return ops.where(small, by_inversion, by_rejection)
 
 
@@ -455,7 +453,7 @@ class StudentT(Distribution):
     def sample(self, params, seed=None):
         """Returns one t draw per element by Bailey's polar method."""
         df, loc, scale = self._unstack(params)
-        u_radius, u_angle = _uniforms(2, ops.shape(loc), seed)
+        u_radius, u_angle = ops.unstack(_uniforms(2, ops.shape(loc), seed), 2)
         log_w = ops.log1p(-u_radius)  # W = 1 - u in (0, 1].
         radius = ops.sqrt(df * ops.expm1(-2.0 / df * log_w))
         t = radius * ops.cos((2.0 * math.pi) * u_angle)
@@ -550,19 +548,12 @@ class NegativeBinomial(Distribution):
     def sample(self, params, seed=None):
         """Returns one count per element, float32, by a gamma-Poisson mixture."""
         mean, total_count = self._unstack(params)
-        count = 2 * _GAMMA_TRIES + 2 + 2 * _POISSON_TRIES
-        u = _uniforms(count, ops.shape(mean), seed)
-        normals = []
-        for i in range(0, _GAMMA_TRIES, 2):
-            normals.extend(_box_muller(u[i], u[i + 1]))
-        gamma = _standard_gamma(
-            total_count,
-            normals,
-            u[_GAMMA_TRIES : 2 * _GAMMA_TRIES],
-            u[2 * _GAMMA_TRIES],
-        )
+        g, p = _GAMMA_TRIES, _POISSON_TRIES
+        u = _uniforms(2 * g + 2 + 2 * p, ops.shape(mean), seed)
+        normals = _box_muller(u[: g // 2], u[g // 2 : g])
+        gamma = _standard_gamma(total_count, normals, u[g : 2 * g], u[2 * g])
         rate = gamma * (mean / total_count)
-        return _poisson(rate, u[2 * _GAMMA_TRIES + 1], u[2 * _GAMMA_TRIES + 2 :])
+        return _poisson(rate, u[2 * g + 1], u[2 * g + 2 :])
 
     def mean(self, params):
         """Returns the `mean` parameter."""

@@ -161,6 +161,27 @@ def test_wrong_number_of_parameters_raises(distribution):
         distribution.constrain(wrong)
 
 
+@pytest.mark.parametrize("distribution", ALL, ids=ids)
+def test_draws_are_differentiable_except_counts(distribution):
+    raw = np.zeros((5, 3, distribution.num_parameters), "float32")
+    params = tf.Variable(distribution.constrain(raw))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(distribution.sample(params, seed=0))
+    gradient = tape.gradient(total, params)
+    if isinstance(distribution, NegativeBinomial):
+        assert gradient is None
+    else:
+        assert np.all(np.isfinite(gradient)) and np.any(gradient != 0)
+
+
+def test_an_unknown_parameter_axis_is_read_when_the_graph_runs():
+    @tf.function(input_signature=[tf.TensorSpec((None, None), "float32")])
+    def mean(params):
+        return StudentT().mean(params)
+
+    np.testing.assert_array_equal(mean(np.array([[3.0, 1.5, 1.0]], "float32")), [1.5])
+
+
 # log_prob against scipy.stats.
 
 

@@ -175,8 +175,8 @@ class Distribution(Configurable):
     def _unstack(self, params, name="params"):
         """Casts `params` to float32 and splits its last axis, checking its size."""
         params = ops.cast(params, "float32")
-        size = params.shape[-1] if len(params.shape) else None
-        if size != self.num_parameters:
+        size = params.shape[-1] if len(params.shape) else 0
+        if size is not None and size != self.num_parameters:
             raise ValueError(
                 f"`{name}` must have {self.num_parameters} entries on its last "
                 f"axis, the parameters {self.parameter_names} of "
@@ -390,7 +390,10 @@ class Normal(Distribution):
         return -0.5 * ops.square(z) - ops.log(scale) - 0.5 * math.log(2.0 * math.pi)
 
     def sample(self, params, seed=None):
-        """Returns `loc + scale * z` with `z` from `keras.random.normal`."""
+        """Returns `loc + scale * z` with `z` from `keras.random.normal`.
+
+        Reparameterized: the draw is differentiable in `loc` and `scale`.
+        """
         loc, scale = self._unstack(params)
         return loc + scale * keras.random.normal(ops.shape(loc), seed=seed)
 
@@ -451,7 +454,11 @@ class StudentT(Distribution):
         )
 
     def sample(self, params, seed=None):
-        """Returns one t draw per element by Bailey's polar method."""
+        """Returns one t draw per element by Bailey's polar method.
+
+        A fixed transform of two uniforms, so the draw is differentiable in
+        all three parameters (reparameterized).
+        """
         df, loc, scale = self._unstack(params)
         u_radius, u_angle = ops.unstack(_uniforms(2, ops.shape(loc), seed), 2)
         log_w = ops.log1p(-u_radius)  # W = 1 - u in (0, 1].
@@ -546,7 +553,10 @@ class NegativeBinomial(Distribution):
         return ops.where(y < 0.0, math.nan, log_prob)
 
     def sample(self, params, seed=None):
-        """Returns one count per element, float32, by a gamma-Poisson mixture."""
+        """Returns one count per element, float32, by a gamma-Poisson mixture.
+
+        Counts are not differentiable: the gradient through a draw is None.
+        """
         mean, total_count = self._unstack(params)
         g, p = _GAMMA_TRIES, _POISSON_TRIES
         u = _uniforms(2 * g + 2 + 2 * p, ops.shape(mean), seed)

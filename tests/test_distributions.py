@@ -159,6 +159,9 @@ def test_wrong_number_of_parameters_raises(distribution):
         distribution.sample(wrong, seed=0)
     with pytest.raises(ValueError, match=r"`raw` must have"):
         distribution.constrain(wrong)
+    params = np.ones((4, 3, distribution.num_parameters), "float32")
+    with pytest.raises(ValueError, match=r"`scale` must broadcast.*\(4, 3, 1\)"):
+        distribution.rescale(params, np.ones((4, 3, 1), "float32"))
 
 
 @pytest.mark.parametrize("distribution", ALL, ids=ids)

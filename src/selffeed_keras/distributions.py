@@ -36,6 +36,7 @@ Subclass `Distribution` to write your own; register it with
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -67,6 +68,9 @@ _POISSON_TRIES = 16
 # P(X >= 40) < 1e-12 for a rate below 10.
 _POISSON_SMALL_RATE = 10.0
 _POISSON_TERMS = 40
+_LOG_FACTORIALS = np.array(
+    [math.lgamma(k + 1.0) for k in range(_POISSON_TERMS)], "float32"
+)
 
 
 @_register
@@ -192,8 +196,18 @@ def _positive(raw):
     return ops.softplus(raw) + MIN_SCALE
 
 
-def _scale_factor(scale):
-    return ops.cast(scale, "float32")
+def _scale_factor(scale, params):
+    """`scale` as float32, checked to broadcast against `params[..., 0]`."""
+    scale = ops.cast(scale, "float32")
+    if len(scale.shape) >= len(params.shape):
+        raise ValueError(
+            "`scale` must broadcast to the parameters' shape without their "
+            "last axis, for example (batch, 1, features) for parameters of "
+            "shape (batch, time, features, num_parameters). Received: "
+            f"scale.shape={tuple(scale.shape)}, params.shape="
+            f"{tuple(params.shape)}."
+        )
+    return scale
 
 
 def _philox_key(seed):
@@ -350,7 +364,8 @@ def _poisson(rate, inversion_uniform, ptrs_uniforms):
     small_rate = ops.maximum(ops.where(small, rate, 0.0), 1e-30)
     shape = (_POISSON_TERMS,) + (1,) * len(rate.shape)
     k = ops.reshape(ops.arange(_POISSON_TERMS, dtype="float32"), shape)
-    log_pmf = k * ops.log(small_rate) - small_rate - tf.math.lgamma(k + 1.0)
+    log_factorial = ops.reshape(_LOG_FACTORIALS, shape)
+    log_pmf = k * ops.log(small_rate) - small_rate - log_factorial
     cdf = ops.cumsum(ops.exp(log_pmf), axis=0)
     cdf = cdf / cdf[-1]  # float32 sums may end below u < 1; the tail is < 1e-12.
     by_inversion = ops.sum(ops.cast(cdf <= inversion_uniform, "float32"), axis=0)
@@ -423,7 +438,7 @@ class Normal(Distribution):
     def rescale(self, params, scale):
         """Returns `(loc * scale, scale * scale)`: the law of `scale * y`."""
         loc, sigma = self._unstack(params)
-        factor = _scale_factor(scale)
+        factor = _scale_factor(scale, params)
         return ops.stack([loc * factor, sigma * factor], axis=-1)
 
 
@@ -492,7 +507,7 @@ class StudentT(Distribution):
     def rescale(self, params, scale):
         """Returns `(df, loc * scale, scale * scale)`: the law of `scale * y`."""
         df, loc, sigma = self._unstack(params)
-        factor = _scale_factor(scale)
+        factor = _scale_factor(scale, params)
         df = ops.broadcast_to(df, ops.shape(loc * factor))
         return ops.stack([df, loc * factor, sigma * factor], axis=-1)
 
@@ -591,7 +606,7 @@ class NegativeBinomial(Distribution):
     def rescale(self, params, scale):
         """Returns `(mean * scale, total_count)`, as GluonTS scales counts."""
         mean, total_count = self._unstack(params)
-        mean = mean * _scale_factor(scale)
+        mean = mean * _scale_factor(scale, params)
         total_count = ops.broadcast_to(total_count, ops.shape(mean))
         return ops.stack([mean, total_count], axis=-1)
 

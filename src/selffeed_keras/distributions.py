@@ -54,7 +54,7 @@ _register = keras.saving.register_keras_serializable(package="selffeed_keras")
 
 # The floor added to every positive parameter after softplus, so that a scale
 # never reaches 0 (softplus underflows to 0 for raw values below about -100).
-MIN_SCALE = 1e-6
+_MIN_SCALE = 1e-6
 
 # Tries of the rejection samplers, fixed so that they compile as plain tensor
 # ops. Acceptance rates per try, measured with numpy over 2e6 tries: at least
@@ -193,7 +193,7 @@ class Distribution(Configurable):
 
 
 def _positive(raw):
-    return ops.softplus(raw) + MIN_SCALE
+    return ops.softplus(raw) + _MIN_SCALE
 
 
 def _scale_factor(scale, params):

@@ -362,6 +362,19 @@ def test_get_rejects_unknown_names_and_types():
         distributions.get(sampler_config)
 
 
+@pytest.mark.parametrize("distribution", ALL, ids=ids)
+def test_seeds_are_ints_numpy_ints_or_generators(distribution):
+    params = distribution.constrain(np.zeros((50, distribution.num_parameters)))
+    np.testing.assert_array_equal(
+        distribution.sample(params, seed=np.int64(4)),
+        distribution.sample(params, seed=4),
+    )
+    with pytest.raises(TypeError, match="`seed` must be None, an integer"):
+        distribution.sample(params, seed=1.5)
+    with pytest.raises(TypeError, match="`seed` must be None, an integer"):
+        distribution.sample(params, seed=True)
+
+
 def test_the_base_class_methods_say_what_to_override():
     with pytest.raises(NotImplementedError, match="must override `sample`"):
         distributions.Distribution().sample(np.zeros((1, 1)), seed=0)

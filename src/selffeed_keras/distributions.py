@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from selffeed_keras import _checks
 from selffeed_keras._config import Configurable
 
 __all__ = [
@@ -221,6 +222,13 @@ def _philox_key(seed):
     give the numbers TensorFlow's kernel gives: the same seed draws other
     (equally distributed) values with and without `jit_compile`.
     """
+    if seed is not None and not isinstance(seed, keras.random.SeedGenerator):
+        seed = _checks.number(
+            seed,
+            "seed",
+            "None, an integer or a `keras.random.SeedGenerator`",
+            integer=True,
+        )
     return keras.random.randint((2,), 0, 2**31 - 1, dtype="int32", seed=seed)
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import tensorflow as tf
+from scipy.special import digamma
 
 from selffeed_keras import distributions, losses
 from selffeed_keras.distributions import (
@@ -214,6 +215,28 @@ def test_log_prob_matches_scipy(distribution, rows):
         np.testing.assert_allclose(
             got, expected, rtol=2e-5, atol=2e-4, err_msg=f"params={row}"
         )
+
+
+def test_negative_binomial_gradients_match_the_analytic_ones():
+    # The training signal: d log p / d mean and d log p / d total_count,
+    # from the closed forms, over small and large means, counts and shapes.
+    grid = np.array(
+        [
+            (m, r, y)
+            for m in [1e-3, 0.5, 3.0, 50.0, 3e4]
+            for r in [0.05, 1.0, 9.5, 10.5, 100.0, 1e4, 1e6]
+            for y in [0.0, 1.0, 3.0, 12.0, 60.0, 3e4]
+        ]
+    )
+    params = tf.Variable(grid[:, :2].astype("float32"))
+    with tf.GradientTape() as tape:
+        log_prob = NegativeBinomial().log_prob(params, grid[:, 2].astype("float32"))
+    gradient = tape.gradient(log_prob, params).numpy()
+    m, r, y = grid.T
+    by_mean = y / m - (y + r) / (r + m)
+    by_count = digamma(y + r) - digamma(r) + np.log(r / (r + m)) + (m - y) / (r + m)
+    np.testing.assert_allclose(gradient[:, 0], by_mean, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gradient[:, 1], by_count, rtol=1e-4, atol=1e-4)
 
 
 def test_rescale_is_the_law_of_the_scaled_variable():

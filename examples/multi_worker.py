@@ -50,6 +50,7 @@ def sine_windows(num_windows=64, length=24, seed=0):
     return waves[:, :-1, None], waves[:, 1:, None]
 
 
+# --8<-- [start:model]
 def build_model(sampling_probability, units=8, seed=0):
     """A `SelfFeedingRNN` with an `LSTMCell` and a `Dense(1)` head.
 
@@ -66,6 +67,10 @@ def build_model(sampling_probability, units=8, seed=0):
     return keras.Sequential([keras.Input((None, 1)), layer]), layer
 
 
+# --8<-- [end:model]
+
+
+# --8<-- [start:data]
 def dataset_fn(inputs, targets, global_batch_size, epoch, seed=0):
     """Returns the `dataset_fn` for one epoch's input pipelines.
 
@@ -87,11 +92,18 @@ def dataset_fn(inputs, targets, global_batch_size, epoch, seed=0):
     return make
 
 
+# --8<-- [end:data]
+
+
+# --8<-- [start:chief]
 def is_chief(strategy):
     """True on the worker that writes checkpoints and results: worker 0."""
     resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type in (None, "chief") or (task_type == "worker" and task_id == 0)
+
+
+# --8<-- [end:chief]
 
 
 def train(
@@ -133,6 +145,7 @@ def train(
         process), `probabilities` (the sampling probability of each of those
         epochs) and `num_replicas`.
     """
+    # --8<-- [start:setup]
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     schedule = schedules.get(sampling_probability)
     with strategy.scope():
@@ -160,8 +173,10 @@ def train(
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
     restored_epoch = int(epoch.numpy())
+    # --8<-- [end:setup]
     print(f"restored_epoch={restored_epoch}", flush=True)
 
+    # --8<-- [start:step]
     def replica_step(inputs, targets):
         with tf.GradientTape() as tape:
             predictions = model(inputs, training=True)
@@ -172,7 +187,7 @@ def train(
                 per_window, global_batch_size=global_batch_size
             )
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply(gradients, model.trainable_variables)
         return loss
 
     def make_train_step():
@@ -183,6 +198,9 @@ def train(
 
         return train_step
 
+    # --8<-- [end:step]
+
+    # --8<-- [start:loop]
     inputs, targets = sine_windows(num_windows, seed=seed)
     train_step = make_train_step()
     feedback_traced = float(schedule(0)) > 0
@@ -216,6 +234,7 @@ def train(
             flush=True,
         )
         time.sleep(pause)
+    # --8<-- [end:loop]
 
     result = {
         "restored_epoch": restored_epoch,

@@ -18,7 +18,7 @@ Start one process per worker, each with the same cluster and its own index:
 Without TF_CONFIG it trains on one worker. `--checkpoint-dir` must be the
 same directory for every worker (a shared file system): worker 0, the chief,
 writes there and every worker restores from there. The chief writes the final
-weights (`weights.npz`) and `result.json` to `--output-dir`.
+trainable weights (`weights.npz`) and `result.json` to `--output-dir`.
 """
 
 import argparse
@@ -126,8 +126,8 @@ def train(
     Args:
         checkpoint_dir: str. The chief's checkpoint directory, the same path
             for every worker.
-        output_dir: str or None. Where the chief writes `weights.npz` and
-            `result.json` at the end.
+        output_dir: str or None. Where the chief writes the final trainable
+            weights (`weights.npz`) and `result.json` at the end.
         epochs: int. Epochs in all, restored ones included.
         sampling_probability: float in [0, 1] for a constant, or a
             `selffeed_keras.schedules.Schedule` evaluated at each epoch.
@@ -247,7 +247,7 @@ def train(
         os.makedirs(output_dir, exist_ok=True)
         np.savez(
             os.path.join(output_dir, "weights.npz"),
-            *[np.asarray(w) for w in model.get_weights()],
+            *[np.asarray(v) for v in model.trainable_variables],
         )
         with open(os.path.join(output_dir, "result.json"), "w") as f:
             json.dump(result, f)

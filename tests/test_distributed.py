@@ -43,29 +43,29 @@ def free_ports(n):
 
 
 class Job:
-    """One training job: a process per worker, logs and outputs in `directory`."""
+    """One training job: a process per worker, logs in `directory`."""
 
-    def __init__(self, directory, num_workers, *args):
+    def __init__(self, directory, num_workers, args):
         self.directory = Path(directory)
-        self.output_dir = self.directory / "out"
+        self.directory.mkdir(parents=True, exist_ok=True)
         cluster = [f"127.0.0.1:{port}" for port in free_ports(num_workers)]
-        self.logs = []
-        self.processes = []
+        self.logs, self.processes = [], []
         for index in range(num_workers):
-            config = {
-                "cluster": {"worker": cluster},
-                "task": {"type": "worker", "index": index},
-            }
             env = {
                 **os.environ,
-                "TF_CONFIG": json.dumps(config),
-                "PYTHONPATH": os.pathsep.join(
-                    [str(ROOT / "src"), str(ROOT / "examples")]
-                ),
+                "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(SCRIPT.parent)]),
                 "KERAS_BACKEND": "tensorflow",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
-                "CUDA_VISIBLE_DEVICES": "-1",  # workers would share one GPU
+                "CUDA_VISIBLE_DEVICES": "-1",  # the workers would share one GPU
             }
+            env.pop("TF_CONFIG", None)  # one worker: no cluster
+            if num_workers > 1:
+                env["TF_CONFIG"] = json.dumps(
+                    {
+                        "cluster": {"worker": cluster},
+                        "task": {"type": "worker", "index": index},
+                    }
+                )
             log = self.directory / f"worker{index}-{time.monotonic_ns()}.log"
             self.logs.append(log)
             with open(log, "w") as out:
@@ -81,11 +81,13 @@ class Job:
         self.started = time.monotonic()
 
     def remaining(self):
+        """Seconds left of the job's time limit."""
         return max(0.0, JOB_LIMIT - (time.monotonic() - self.started))
 
     def wait(self):
-        """Waits for every worker within the job's time limit; the exit codes."""
-        return [p.wait(timeout=self.remaining()) for p in self.processes]
+        """Waits for every worker within the time limit; fails on an error."""
+        codes = [p.wait(timeout=self.remaining()) for p in self.processes]
+        assert codes == [0] * len(codes), self.tail()
 
     def kill(self):
         for p in self.processes:
@@ -98,58 +100,71 @@ class Job:
             f"--- {log.name}\n{log.read_text()[-chars:]}" for log in self.logs
         )
 
-    def result(self):
-        """The chief's `result.json` and final weights."""
-        result = json.loads((self.output_dir / "result.json").read_text())
-        with np.load(self.output_dir / "weights.npz") as weights:
-            return result, [weights[k] for k in weights.files]
+
+@contextlib.contextmanager
+def job(directory, num_workers, args):
+    """A running job, every process of which is killed at exit."""
+    started = None
+    try:
+        started = Job(directory, num_workers, args)
+        yield started
+    finally:
+        if started is not None:
+            started.kill()
 
 
-def script_args(directory, sampling_probability, *extra, epochs=EPOCHS):
+def script_args(directory, sampling_probability, *extra):
     """The script's arguments: checkpoints and outputs under `directory`."""
     return [
         str(SCRIPT),
         f"--checkpoint-dir={Path(directory) / 'ckpt'}",
         f"--output-dir={Path(directory) / 'out'}",
-        f"--epochs={epochs}",
+        f"--epochs={EPOCHS}",
         f"--sampling-probability={sampling_probability}",
         *extra,
     ]
 
 
-@contextlib.contextmanager
-def jobs(*specs):
-    """Starts one job per `(directory, num_workers, args)`; kills all at exit."""
-    started = []
-    try:
-        for directory, num_workers, args in specs:
-            os.makedirs(directory, exist_ok=True)
-            started.append(Job(directory, num_workers, *args))
-        yield started
-    finally:
-        for job in started:
-            job.kill()
+def output(directory):
+    """The chief's `result.json` and final weights in `directory / "out"`."""
+    out = Path(directory) / "out"
+    result = json.loads((out / "result.json").read_text())
+    with np.load(out / "weights.npz") as weights:
+        return result, [weights[k] for k in weights.files]
 
 
-def run(*specs):
-    """Runs jobs side by side to the end; their results."""
-    with jobs(*specs) as started:
-        for job in started:
-            codes = job.wait()
-            assert codes == [0] * len(codes), job.tail()
-        return [job.result() for job in started]
+# One process trains the one-worker runs one after the other: a new process
+# per run would cost a TensorFlow start-up each. `train` builds a new model
+# and a new strategy each time and restores only what the checkpoint holds.
+ONE_WORKER_RUNS = f"""
+import sys
+import multi_worker
+from selffeed_keras import schedules
 
+def train(name, p, epochs={EPOCHS}, checkpoint=None):
+    multi_worker.train(
+        f"{{sys.argv[1]}}/{{checkpoint or name}}/ckpt",
+        f"{{sys.argv[1]}}/{{name}}/out",
+        epochs=epochs,
+        sampling_probability=p,
+    )
 
-def single_worker(directory, sampling_probability, epochs=EPOCHS):
-    return (directory, 1, script_args(directory, sampling_probability, epochs=epochs))
+train("p0", 0.0)
+train("p1", 1.0)
+train("whole", 0.5)
+train("half", 0.5, epochs=2)
+train("resumed", 0.5, checkpoint="half")
+train("schedule", schedules.Linear(0.0, 1.0, steps=2))
+"""
 
 
 @pytest.fixture(scope="module")
 def one_worker(tmp_path_factory):
-    """Uninterrupted one-worker runs, teacher-forced and free-running."""
+    """Outputs of the one-worker runs, by name."""
     base = tmp_path_factory.mktemp("one_worker")
-    results = run(*(single_worker(base / f"p{p}", p) for p in (0.0, 1.0)))
-    return dict(zip((0.0, 1.0), results, strict=True))
+    with job(base, 1, ["-c", ONE_WORKER_RUNS, str(base)]) as runs:
+        runs.wait()
+    return lambda name: output(base / name)
 
 
 def assert_same_weights(actual, expected):
@@ -163,69 +178,57 @@ def test_two_workers_train_the_weights_of_one(
     tmp_path, one_worker, sampling_probability
 ):
     # With p = 0 or 1 no coin flip decides anything, so two replicas of half
-    # the global batch compute the one-worker step; strictly between, each
-    # replica's flips differ from the one-worker run's.
-    ((result, weights),) = run(
-        (
-            tmp_path,
-            2,
-            script_args(tmp_path, sampling_probability),
-        )
-    )
-    expected_result, expected_weights = one_worker[sampling_probability]
-    assert result["num_replicas"] == 2
-    assert expected_result["num_replicas"] == 1
+    # the global batch compute the one-worker step; strictly between, the
+    # replicas' flips differ from the one-worker run's.
+    with job(tmp_path, 2, script_args(tmp_path, sampling_probability)) as two:
+        two.wait()
+    result, weights = output(tmp_path)
+    expected_result, expected_weights = one_worker(f"p{sampling_probability:g}")
+    assert (result["num_replicas"], expected_result["num_replicas"]) == (2, 1)
     assert result["epochs"] == EPOCHS
     np.testing.assert_allclose(result["losses"], expected_result["losses"], rtol=1e-4)
     assert_same_weights(weights, expected_weights)
-    # The two modes train different weights: the comparison can tell them apart.
-    other = one_worker[1.0 - sampling_probability][1]
+    # The two modes train other weights: the comparison can tell them apart.
+    _, other = one_worker(f"p{1 - sampling_probability:g}")
     assert not all(
         np.allclose(a, b, **WEIGHTS) for a, b in zip(weights, other, strict=True)
     )
 
 
 def test_a_lost_worker_stops_the_job_and_a_restart_resumes(tmp_path, one_worker):
-    checkpoint_dir, output_dir = tmp_path / "ckpt", tmp_path / "out"
     # A pause after each checkpoint leaves time to stop worker 1 between two.
-    paused = script_args(tmp_path, 1.0, "--pause=2")
-    with jobs((tmp_path, 2, paused)) as (job,):
-        while not (checkpoint_dir / "checkpoint").exists():
-            assert job.remaining() > 0, job.tail()
-            assert all(p.poll() is None for p in job.processes), job.tail()
+    with job(tmp_path, 2, script_args(tmp_path, 1.0, "--pause=2")) as first:
+        while not (tmp_path / "ckpt" / "checkpoint").exists():
+            assert first.remaining() > 0, first.tail()
+            assert all(p.poll() is None for p in first.processes), first.tail()
             time.sleep(0.05)
-        job.processes[1].send_signal(signal.SIGKILL)
+        first.processes[1].send_signal(signal.SIGKILL)
         # Under MultiWorkerMirroredStrategy the survivor fails at its next
-        # collective: the job stops, nothing is written.
-        code = job.processes[0].wait(timeout=job.remaining())
-        assert code != 0, job.tail()
-        assert "UnavailableError" in job.logs[0].read_text(), job.tail()
-    assert not output_dir.exists()
+        # collective: the job stops, and writes no result.
+        code = first.processes[0].wait(timeout=first.remaining())
+        assert code != 0, first.tail()
+        assert "UnavailableError" in first.logs[0].read_text(), first.tail()
+    assert not (tmp_path / "out").exists()
 
-    # The same job again (new ports, as after a reschedule) resumes.
-    ((result, weights),) = run((tmp_path, 2, script_args(tmp_path, 1.0)))
-    expected_result, expected_weights = one_worker[1.0]
-    assert 1 <= result["restored_epoch"] < EPOCHS
+    # The same job again, on new ports as after a reschedule, resumes.
+    with job(tmp_path, 2, script_args(tmp_path, 1.0)) as second:
+        second.wait()
+    result, weights = output(tmp_path)
+    expected_result, expected_weights = one_worker("p1")
+    restored = result["restored_epoch"]
+    assert 1 <= restored < EPOCHS
     assert result["epochs"] == EPOCHS
-    assert len(result["losses"]) == EPOCHS - result["restored_epoch"]
     np.testing.assert_allclose(
-        result["losses"],
-        expected_result["losses"][result["restored_epoch"] :],
-        rtol=1e-4,
+        result["losses"], expected_result["losses"][restored:], rtol=1e-4
     )
     assert_same_weights(weights, expected_weights)
 
 
-def test_a_resumed_job_draws_the_coin_flips_of_an_uninterrupted_one(tmp_path):
+def test_resuming_draws_the_coin_flips_of_an_uninterrupted_run(one_worker):
     # With 0 < p < 1 the coin flips come from the layer's SeedGenerator, whose
-    # state must be in the checkpoint for a resumed job to match.
-    resumed = tmp_path / "resumed"
-    first = single_worker(resumed, 0.5, epochs=2)
-    with jobs(single_worker(tmp_path / "whole", 0.5), first) as (whole, half):
-        assert half.wait() == [0], half.tail()
-        ((result, weights),) = run(single_worker(resumed, 0.5))
-        assert whole.wait() == [0], whole.tail()
-        expected_result, expected_weights = whole.result()
+    # state must be in the checkpoint for a resumed run to match.
+    result, weights = one_worker("resumed")
+    expected_result, expected_weights = one_worker("whole")
     assert result["restored_epoch"] == 2
     assert result["epochs"] == EPOCHS
     np.testing.assert_allclose(
@@ -234,23 +237,16 @@ def test_a_resumed_job_draws_the_coin_flips_of_an_uninterrupted_one(tmp_path):
     assert_same_weights(weights, expected_weights)
 
 
-def test_a_per_epoch_schedule_in_the_loop_switches_to_feedback(tmp_path, one_worker):
-    # What ScheduledSampling does in fit, done by the loop: the layer starts
+def test_a_per_epoch_schedule_in_the_loop_switches_to_feedback(one_worker):
+    # What ScheduledSampling does in fit, done by the loop. The layer starts
     # teacher-forced (p = 0 at epoch 0), so the step must be traced anew when
-    # the schedule first rises above 0.
-    code = (
-        "import sys, multi_worker\n"
-        "from selffeed_keras import schedules\n"
-        "multi_worker.train(sys.argv[1], sys.argv[2], epochs=4, "
-        "sampling_probability=schedules.Linear(0.0, 1.0, steps=2))"
-    )
-    args = ["-c", code, str(tmp_path / "ckpt"), str(tmp_path / "out")]
-    ((result, weights),) = run((tmp_path, 1, args))
-    teacher_result, _ = one_worker[0.0]
+    # the schedule first rises above 0: else epochs 1 to 3 would repeat the
+    # teacher-forced run's.
+    result, _ = one_worker("schedule")
+    teacher_forced, _ = one_worker("p0")
     assert result["probabilities"] == [0.0, 0.5, 1.0, 1.0]
-    # Epoch 0 is the teacher-forced run's epoch 0; the next ones are not.
-    assert result["losses"][0] == pytest.approx(teacher_result["losses"][0], rel=1e-6)
+    assert result["losses"][0] == pytest.approx(teacher_forced["losses"][0], rel=1e-6)
     for epoch in (1, 2, 3):
         assert result["losses"][epoch] != pytest.approx(
-            teacher_result["losses"][epoch], rel=1e-3
+            teacher_forced["losses"][epoch], rel=1e-3
         )

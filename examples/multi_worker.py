@@ -65,9 +65,7 @@ def build_model(sampling_probability, units=8, seed=0):
         random_seed=seed,
     )
     return keras.Sequential([keras.Input((None, 1)), layer]), layer
-
-
-# --8<-- [end:model]
+    # --8<-- [end:model]
 
 
 # --8<-- [start:data]
@@ -77,7 +75,9 @@ def dataset_fn(inputs, targets, global_batch_size, epoch, seed=0):
     The order of the windows depends on the epoch and the seed only, so that a
     job restarted at epoch `e` sees the batches that an uninterrupted job
     sees. Pipeline `i` of `n` takes every `n`-th window, so that global batch
-    `k` holds the same windows whatever the number of workers.
+    `k` holds the same windows whatever the number of workers (with one
+    replica per worker, as here: with several, each takes turns on its
+    worker's pipeline).
     """
     order = np.random.default_rng([seed, epoch]).permutation(len(inputs))
 
@@ -90,9 +90,7 @@ def dataset_fn(inputs, targets, global_batch_size, epoch, seed=0):
         return data.batch(batch_size, drop_remainder=True)
 
     return make
-
-
-# --8<-- [end:data]
+    # --8<-- [end:data]
 
 
 # --8<-- [start:chief]
@@ -101,9 +99,7 @@ def is_chief(strategy):
     resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type in (None, "chief") or (task_type == "worker" and task_id == 0)
-
-
-# --8<-- [end:chief]
+    # --8<-- [end:chief]
 
 
 def train(
@@ -197,8 +193,7 @@ def train(
             return strategy.reduce("SUM", losses, axis=None)
 
         return train_step
-
-    # --8<-- [end:step]
+        # --8<-- [end:step]
 
     # --8<-- [start:loop]
     inputs, targets = sine_windows(num_windows, seed=seed)

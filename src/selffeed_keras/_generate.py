@@ -168,7 +168,7 @@ class Generation:
         carry = {"outputs": _zeros_like_outputs(seed, step), "state": list(state)}
         if step.scaled:
             carry["state"], given_scale = carry["state"][:-1], carry["state"][-1]
-            carry["scale"] = step.readout.seed_scale(seed, mask, given_scale)
+            carry["scale"] = step.readout.series_scale(seed, mask, given_scale)
         inputs = {"given": _time_major(seed)}
         if mask is not None:
             inputs["valid"] = _time_major(mask)

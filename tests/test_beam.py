@@ -294,6 +294,28 @@ def test_beam_search_on_a_continuous_model():
         layer.score(seed, seed)
 
 
+def test_beam_search_on_a_distribution_model():
+    layer = SelfFeedingRNN(keras.layers.GRUCell(4), distribution="normal")
+    seed = np.zeros((1, 3, 1), "float32")
+    with pytest.raises(ValueError, match="beam search .* distribution"):
+        layer.generate(seed, 3, sampler=samplers.BeamSampler(2))
+    with pytest.raises(ValueError, match="`score` .* distribution"):
+        layer.score(seed, seed)
+
+
+def test_num_samples_with_a_beam_search():
+    layer = token_layer(sampler="random")
+    seed = np.array([[1, 2]])
+    with pytest.raises(ValueError, match="`num_samples`.*BeamSampler"):
+        layer.generate(seed, 3, sampler=samplers.BeamSampler(2), num_samples=2)
+    with pytest.raises(ValueError, match="`num_samples`.*BeamSampler"):
+        token_layer(sampler="beam").generate(seed, 3, num_samples=2)
+    # A per-call greedy sampler is deterministic too: every path the same.
+    with pytest.raises(ValueError, match="`num_samples`.*deterministic"):
+        layer.generate(seed, 3, sampler="greedy", num_samples=2)
+    assert layer.generate(seed, 3, num_samples=2).shape == (1, 2, 3)
+
+
 @pytest.mark.parametrize(
     "probability", [0.5, schedules.Linear(0.0, 1.0, 10)], ids=["float", "schedule"]
 )

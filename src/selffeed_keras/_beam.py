@@ -1,19 +1,18 @@
 """Beam search: the generation graph that keeps several hypotheses per row.
 
-Built on the same `Step` and `_loop.run` as sampling. The loop runs on
-`batch * num_beams` rows, row `b`'s beams at rows `b * num_beams + k`: the
-seed's warm-up runs on the repeated rows (all beams of a row are equal until
-the first generated step), which keeps one loop for warm-up and search, at
-the cost of `num_beams` times the work on the seed's steps.
+Built on the same `Step` and `_loop.run` as sampling, in the same two loops.
+The warm-up reads the seed once per row; its state is then repeated
+`num_beams` times, row `b`'s beams at rows `b * num_beams + k`, and the
+search runs on `batch * num_beams` rows.
 
-At each step from the seed's last one on, every beam is extended by every
-token; the `num_beams` best extensions of each row are kept, ranked by
-`score / length ** length_penalty`, and the state, scores, lengths and
-finished flags of the kept beams are gathered from their parents. Each step
-emits only `(token, parent)`, so no shape grows with the number of steps,
-and the sequences are traced back from the last step's beams at the end.
-At the first generated step all beams but the first of each row start at
--inf, so that no hypothesis is kept twice.
+At each step every beam is extended by every token; the `num_beams` best
+extensions of each row are kept, ranked by `score / length **
+length_penalty`, and the state, scores, lengths and finished flags of the
+kept beams are gathered from their parents. Each step emits only `(token,
+parent)`, so no shape grows with the number of steps, and the sequences are
+traced back from the last step's beams at the end. At the first generated
+step all beams but the first of each row start at -inf, so that no
+hypothesis is kept twice.
 """
 
 import tensorflow as tf
@@ -37,9 +36,21 @@ def call_sampler(sampler, layer_sampler):
         raise ValueError(
             f"A {kind} picks token ids from logits: it needs a token model, a "
             "layer with a `sampler` and an `encoder`. This layer feeds back "
-            f"continuous values (sampler=None). Received: sampler={sampler!r}."
+            "continuous values or draws from a distribution (sampler=None). "
+            f"Received: sampler={sampler!r}."
         )
     return sampler
+
+
+def check_num_samples(sampler, num_samples):
+    """Raises for `num_samples` with a beam search: it returns ranked beams."""
+    if num_samples is not None and isinstance(sampler, samplers.BeamSampler):
+        raise ValueError(
+            "`num_samples` draws several random paths per row; a beam search "
+            "draws nothing, and returns several ranked sequences with "
+            "`BeamSampler(num_beams, return_all_beams=True)`. Received: "
+            f"num_samples={num_samples!r} with sampler={sampler!r}."
+        )
 
 
 def check_training(sampler, feedback_in_training):
@@ -75,10 +86,10 @@ def _ranking(scores, lengths, length_penalty):
 
 
 def graph(
-    step, sampler, seed, state, steps, covariates, seed_mask, end_token,
-    *, jit_compile,
+    step, sampler, seed, state, steps, covariates=None, seed_mask=None,
+    end_token=None, random_seed=None, *, jit_compile,
 ):  # fmt: skip
-    """The beam search graph, warm-up on the seed included.
+    """The beam search graph: a warm-up loop per row, then the search loop.
 
     Args:
         step: the `_step.Step` to run; its readout is not used.
@@ -89,7 +100,8 @@ def graph(
         covariates: None or `(batch, seed_time + steps - 1, num_covariates)`.
         seed_mask: None or boolean `(batch, seed_time)`.
         end_token: None or scalar int32.
-        jit_compile: whether XLA compiles the loop's chunks.
+        random_seed: ignored: beam search draws nothing.
+        jit_compile: whether XLA compiles the loops' chunks.
 
     Returns:
         `(outputs, state)`: `outputs` the best sequence per row, `(batch,
@@ -98,61 +110,69 @@ def graph(
         num_beams)`; `state` the best beam's final state.
     """
     num_beams, penalty = sampler.num_beams, sampler.length_penalty
+    vocab_size = step.output_size
     batch_size, seed_time = tf.shape(seed)[0], tf.shape(seed)[1]
     rows = batch_size * num_beams
-    length = seed_time + steps - 1
     mask = step.input_mask(seed, seed_mask)
-
-    def repeat(x):  # row b -> rows b * num_beams ... b * num_beams + num_beams - 1
-        return tf.repeat(x, num_beams, axis=0)
-
-    inputs = {"given": tf.pad(_time_major(repeat(seed)), [[0, steps - 1], [0, 0]])}
-    if mask is not None:
-        inputs["valid"] = tf.pad(
-            _time_major(repeat(mask)), [[0, steps - 1], [0, 0]], constant_values=True
-        )
     if covariates is not None:
         with tf.control_dependencies(
             [
                 tf.debugging.assert_equal(
                     tf.shape(covariates)[1],
-                    length,
+                    seed_time + steps - 1,
                     message="`covariates` must cover every step the layer reads: "
                     "seed_time + steps - 1 (the seed's steps, then each fed-back "
                     "step but the last).",
                 )
             ]
         ):
-            inputs["covariates"] = _time_major(repeat(covariates))
+            covariates = _time_major(covariates)
 
-    vocab_size = step.output_size
-    first_beam = tf.tile(tf.range(num_beams) < 1, [batch_size])
+    # Warm-up, once per row: the seed's steps; masked steps keep the carry.
     carry = {
-        "previous": tf.zeros([rows], tf.int32),
-        "state": [repeat(s) for s in state],
-        # The log-probabilities of the next token after the last valid step.
-        "log_probs": tf.zeros([rows, vocab_size], tf.float32),
-        "scores": tf.where(first_beam, 0.0, -float("inf")),
-        "lengths": tf.zeros([rows], tf.int32),
-        "done": tf.zeros([rows], tf.bool),
+        "outputs": tf.zeros([batch_size, vocab_size], step.compute_dtype),
+        "state": list(state),
     }
-    # Row b's beams start at b * num_beams in the flat rows.
-    offsets = tf.repeat(tf.range(batch_size) * num_beams, num_beams)
-    beam_index = tf.tile(tf.range(num_beams), [batch_size])
+    inputs = {"given": _time_major(seed)}
+    if mask is not None:
+        inputs["valid"] = _time_major(mask)
+    if covariates is not None:
+        inputs["covariates"] = covariates[:seed_time]
 
-    def search(carry, log_probs):
-        """One beam step: `(token, parent, new carry fields)`."""
-        done = carry["done"]
-        candidates = carry["scores"][:, None] + log_probs
+    def warm_up(t, inputs_t, carry):
+        x = step.encode(inputs_t["given"], inputs_t.get("covariates"))
+        outputs, state = step.advance(x, carry["state"])
+        new = {"outputs": outputs, "state": state}
+        if mask is not None:
+            new = tf.nest.map_structure(
+                lambda n, o: _select(inputs_t["valid"], n, o), new, carry
+            )
+        return None, new
+
+    _, carry, _ = _loop.run(
+        warm_up, carry, seed_time, inputs, emitted=None, jit_compile=jit_compile
+    )
+
+    # The search: row b's beams at rows b * num_beams ... b * num_beams + k.
+    def repeat(x, axis=0):
+        return tf.repeat(x, num_beams, axis=axis)
+
+    offsets = repeat(tf.range(batch_size) * num_beams)
+
+    def search(beams, outputs):
+        """One step: each beam's tokens scored, the best kept per row."""
+        log_probs = tf.nn.log_softmax(tf.cast(outputs, tf.float32), axis=-1)
+        done = beams["done"]
+        candidates = beams["scores"][:, None] + log_probs
         if end_token is not None:
             # A finished beam extends only by end_token, at no cost.
             only_end = tf.where(
                 tf.range(vocab_size) == end_token,
-                carry["scores"][:, None],
+                beams["scores"][:, None],
                 -float("inf"),
             )
             candidates = tf.where(done[:, None], only_end, candidates)
-        lengths = tf.where(done, carry["lengths"], carry["lengths"] + 1)
+        lengths = tf.where(done, beams["lengths"], beams["lengths"] + 1)
         ranking = _ranking(candidates, lengths[:, None], penalty)
         ranking = tf.reshape(ranking, [batch_size, num_beams * vocab_size])
         _, chosen = tf.math.top_k(ranking, k=num_beams)
@@ -161,63 +181,63 @@ def graph(
         source = offsets + parent
         new = {
             "scores": tf.gather(
-                tf.reshape(candidates, [batch_size * num_beams * vocab_size]),
+                tf.reshape(candidates, [rows * vocab_size]),
                 offsets * vocab_size + chosen,
             ),
             "lengths": tf.gather(lengths, source),
             "done": tf.gather(done, source),
+            "state": [tf.gather(s, source) for s in beams["state"]],
+            "token": token,
         }
         if end_token is not None:
             new["done"] = tf.logical_or(new["done"], tf.equal(token, end_token))
-        return token, parent, source, new
-
-    def one_step(t, inputs_t, carry):
-        reading_seed = t < seed_time
-        value = tf.where(reading_seed, inputs_t["given"], carry["previous"])
-        x = step.encode(value, inputs_t.get("covariates"))
-        outputs, state = step.advance(x, carry["state"])
-        log_probs = tf.nn.log_softmax(tf.cast(outputs, tf.float32), axis=-1)
-        if mask is not None:
-            keep = tf.logical_or(inputs_t["valid"], tf.logical_not(reading_seed))
-            state = [
-                _select(keep, s, c) for s, c in zip(state, carry["state"], strict=True)
-            ]
-            log_probs = _select(keep, log_probs, carry["log_probs"])
-        token, parent, source, new = search(carry, log_probs)
-        searching = t >= seed_time - 1
-        new = {k: tf.where(searching, v, carry[k]) for k, v in new.items()}
-        token = tf.where(searching, token, carry["previous"])
-        parent = tf.where(searching, parent, beam_index)
-        source = tf.where(searching, source, tf.range(rows))
-        new["previous"] = token
-        new["state"] = [tf.gather(s, source) for s in state]
-        new["log_probs"] = log_probs
         return {"token": token, "parent": parent}, new
 
-    emitted = {"token": carry["previous"], "parent": carry["previous"]}
+    # All beams of a row start equal; all but the first at -inf, so that the
+    # first step keeps num_beams different tokens.
+    first_beam = tf.tile(tf.range(num_beams) < 1, [batch_size])
+    beams = {
+        "scores": tf.where(first_beam, 0.0, -float("inf")),
+        "lengths": tf.zeros([rows], tf.int32),
+        "done": tf.zeros([rows], tf.bool),
+        "state": [repeat(s) for s in carry["state"]],
+    }
+    first, beams = search(beams, repeat(carry["outputs"]))
+
+    free_inputs = None
+    if covariates is not None:
+        free_inputs = {"covariates": repeat(covariates[seed_time:], axis=1)}
+
+    def free_run(t, inputs_t, beams):
+        covariates_t = None if inputs_t is None else inputs_t["covariates"]
+        x = step.encode(beams["token"], covariates_t)
+        outputs, state = step.advance(x, beams["state"])
+        return search(dict(beams, state=state), outputs)
+
     stop = None
     if end_token is not None:
-        stop = lambda carry: tf.reduce_all(carry["done"])  # noqa: E731
-    history, carry, count = _loop.run(
-        one_step, carry, length, inputs, emitted=emitted, stop=stop,
+        stop = lambda beams: tf.reduce_all(beams["done"])  # noqa: E731
+    history, beams, count = _loop.run(
+        free_run, beams, steps - 1, free_inputs, emitted=first, stop=stop,
         jit_compile=jit_compile,
     )  # fmt: skip
-    tokens = tf.reshape(history["token"][seed_time - 1 :], [-1, batch_size, num_beams])
-    parents = tf.reshape(
-        history["parent"][seed_time - 1 :], [-1, batch_size, num_beams]
+    tokens, parents = (
+        tf.reshape(
+            tf.concat([first[name][None], history[name]], 0),
+            [-1, batch_size, num_beams],
+        )
+        for name in ("token", "parent")
     )
-    sequences = _trace_back(
-        tokens, parents, jit_compile
-    )  # (computed, batch, num_beams)
+    sequences = _trace_back(tokens, parents, jit_compile)  # (1 + count, ...)
     if end_token is not None:
         # Every beam finished before the horizon: the rest is end_token.
-        padding = tf.fill([length - count, batch_size, num_beams], end_token)
+        padding = tf.fill([steps - 1 - count, batch_size, num_beams], end_token)
         sequences = tf.concat([sequences, padding], 0)
     sequences = tf.transpose(sequences, [1, 2, 0])
     # top_k left the beams sorted best first at the last step.
-    scores = tf.reshape(carry["scores"], [batch_size, num_beams])
+    scores = tf.reshape(beams["scores"], [batch_size, num_beams])
     best = tf.range(batch_size) * num_beams
-    state = [tf.gather(s, best) for s in carry["state"]]
+    state = [tf.gather(s, best) for s in beams["state"]]
     if sampler.return_all_beams:
         return (sequences, scores), state
     return sequences[:, 0], state

@@ -46,10 +46,15 @@ def score(
 ):
     """`SelfFeedingRNN.score`: see its docstring."""
     if not layer.is_token_model:
+        kind = (
+            "draws from a distribution (its log_prob is not scored yet)"
+            if getattr(layer, "distribution", None) is not None
+            else "feeds back continuous values"
+        )
         raise ValueError(
             "`score` sums the log-probabilities of token ids, so it needs a token "
-            "model: a layer with a `sampler` and an `encoder`. Received: a layer "
-            "with sampler=None."
+            "model: a layer with a `sampler` and an `encoder`. This layer "
+            f"{kind}. Received: a layer with sampler=None."
         )
     seed = _checks.seed(seed, True, layer.compute_dtype)
     continuation_ = continuation(continuation_, seed)

@@ -211,6 +211,9 @@ class BeamSampler(Sampler):
     it keeps its score and pads with `end_token`. Beam search is
     deterministic: `random_seed` changes nothing.
 
+    When fewer sequences exist than beams (`num_beams` above `vocab_size
+    ** steps`), the extra beams score -inf.
+
     Set it as the layer's `sampler`, or pass it to one call,
     `layer.generate(seed, steps, sampler=BeamSampler(4))`. Called on logits
     as a per-step sampler, it picks the most likely token: a beam of one is

@@ -380,3 +380,10 @@ def test_score_is_traced_once_and_does_not_keep_the_layer_alive():
     del layer, function
     gc.collect()
     assert ref() is None
+
+
+def test_more_beams_than_sequences_score_minus_infinity():
+    layer = token_layer()
+    sequences, scores = beams(layer, np.array([[1, 2]]), 1, 5)
+    assert sorted(sequences[0, :3, 0].tolist()) == [0, 1, 2]
+    assert np.all(np.isfinite(scores[0, :3])) and np.all(scores[0, 3:] == -np.inf)

@@ -762,14 +762,17 @@ class SelfFeedingRNN(keras.layers.Layer):
                     )
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
-        template = self._flat_template(ops.shape(seed)[0])
-        state = _checks.initial_state(initial_state, template)
+        generation = self._generation_functions()
+        initial_state = _checks.initial_state(
+            initial_state, generation.state_specs, seed.shape[0]
+        )
         end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
         num_samples = _checks.num_samples(num_samples, self._deterministic_feedback())
 
         options = {
+            "initial_state": initial_state,
             "covariates": covariates,
             "seed_mask": seed_mask,
             "end_token": end_token,
@@ -777,8 +780,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             "num_samples": num_samples,
         }
         key = tuple(name for name, value in options.items() if value is not None)
-        args = [seed, state, steps] + [options[name] for name in key]
-        outputs, state = self._generation_functions()(key, args)
+        args = [seed, steps] + [options[name] for name in key]
+        outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
 
     def _deterministic_feedback(self):
@@ -812,6 +815,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 self.seed_generator,
                 seed_spec,
                 state_specs,
+                self._flat_template,
                 self._num_covariates,
                 self.jit_compile,
                 self.cell.name,

@@ -43,8 +43,8 @@ test-slow: $(VENV)/.installed-test
 
 # The unit tests (not slow, not notebooks) on the oldest TensorFlow and Keras
 # that pyproject.toml allows, in their own environment.
-OLDEST_TENSORFLOW := 2.17.1
-OLDEST_KERAS := 3.5.0
+OLDEST_TENSORFLOW := 2.16.1
+OLDEST_KERAS := 3.10.0
 OLDEST := .venv-oldest
 
 $(OLDEST)/.installed: pyproject.toml Makefile

@@ -139,6 +139,7 @@ def test_end_token_under_xla_stops_rows_across_chunks(small_chunks):
     assert_stops_at_end_token(layer, seed, steps=40, position=9)
 
 
+@pytest.mark.slow
 def test_a_million_steps_at_batch_one():
     layer = continuous_layer("lstm_cell")  # jit_compile="auto"
     outputs = layer.generate(sine_seed(batch=1), 1_000_000)

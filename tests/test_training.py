@@ -282,6 +282,7 @@ def test_mirrored_strategy_on_two_logical_cpus():
     assert "probability 0.75" in result.stdout
 
 
+@pytest.mark.slow
 def test_training_on_own_outputs_beats_teacher_forcing_on_exposure_bias():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:

@@ -240,6 +240,7 @@ def test_setting_a_probability_after_teacher_forced_tracing_warns():
         layer.set_sampling_probability(0.5)
 
 
+@pytest.mark.slow  # a subprocess that starts TensorFlow on two logical devices
 def test_mirrored_strategy_on_two_logical_cpus():
     script = textwrap.dedent(
         """

@@ -8,7 +8,7 @@ export NO_MKDOCS_2_WARNING := 1
 
 LINT_PATHS := $(wildcard src tests benchmarks examples notebooks conftest.py)
 
-.PHONY: demo test format bench notebooks docs clean
+.PHONY: demo test test-slow test-oldest dist format bench notebooks docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,71 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/sine_demo.py
 
+# pytest exits 5 when it collects no test: a selection that matches nothing
+# fails here with a message, so that CI cannot pass having run nothing.
+define pytest
+	$(1)/python -m pytest $(2) || { status=$$?; \
+		if [ $$status -eq 5 ]; then echo "make $@: pytest collected no test" >&2; fi; \
+		exit $$status; }
+endef
+
+# Lint, unit tests and doctests, README/docs examples, docs build; not the
+# tests marked slow (notebooks, benchmarks, long and statistical tests).
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
-	$(BIN)/python -m pytest
+	$(call pytest,$(BIN),-m "not slow")
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+
+# The tests marked slow, notebooks included. CI runs them after `make test`.
+test-slow: $(VENV)/.installed-test
+	$(call pytest,$(BIN),-m slow)
+
+# The unit tests (not slow, not notebooks) on the oldest TensorFlow and Keras
+# that pyproject.toml allows, in their own environment.
+OLDEST_TENSORFLOW := 2.16.1
+OLDEST_KERAS := 3.10.0
+OLDEST := .venv-oldest
+
+$(OLDEST)/.installed: pyproject.toml Makefile
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -e '.[test]' \
+		tensorflow==$(OLDEST_TENSORFLOW) keras==$(OLDEST_KERAS)
+	touch $@
+
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -c "import tensorflow as tf, keras; \
+		assert (tf.__version__, keras.__version__) == \
+		('$(OLDEST_TENSORFLOW)', '$(OLDEST_KERAS)'), (tf.__version__, keras.__version__); \
+		print('TensorFlow', tf.__version__, 'Keras', keras.__version__)"
+	$(call pytest,$(OLDEST)/bin,-m "not slow" tests src)
+
+# Builds the sdist and the wheel, checks them, checks that the wheel holds the
+# package only, installs it in a fresh environment and runs the README's
+# quick start there, outside the source tree.
+DIST_VENV := $(VENV)/dist-check
+
+dist: $(VENV)/.installed-dist
+	rm -rf dist $(DIST_VENV)
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python -m zipfile -l dist/*.whl | awk 'NR > 1 {print $$1}' > dist/wheel-files.txt
+	@if grep -Ev '^selffeed_keras(/|-[^/]+\.dist-info/)' dist/wheel-files.txt; then \
+		echo "make dist: the wheel holds files outside the package (above)" >&2; exit 1; fi
+	@grep -q '^selffeed_keras/__init__.py$$' dist/wheel-files.txt
+	@grep -q '\.dist-info/licenses/LICENSE$$' dist/wheel-files.txt
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet dist/*.whl
+	$(BIN)/python -c "import pathlib, re; fence = chr(96) * 3; \
+		text = pathlib.Path('README.md').read_text(); \
+		print(re.search(f'^{fence}python\\n(.*?)^{fence}', text, re.M | re.S)[1])" \
+		> $(DIST_VENV)/quick_start.py
+	cd $(DIST_VENV) && env -u PYTHONPATH ./bin/python -c "import selffeed_keras; \
+		assert 'site-packages' in selffeed_keras.__file__, selffeed_keras.__file__" \
+		&& env -u PYTHONPATH ./bin/python quick_start.py
+	@echo "make dist: $$(ls dist/*.whl dist/*.tar.gz) built, checked and installed"
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix $(LINT_PATHS)
@@ -47,4 +107,4 @@ docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs serve
 
 clean:
-	rm -rf $(VENV) site .pytest_cache
+	rm -rf $(VENV) $(OLDEST) dist site .pytest_cache

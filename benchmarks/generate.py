@@ -442,7 +442,7 @@ def bench_methods(configs, quick):
 
 
 def bench_warm_up(quick):
-    """Cost per seed step of the warm-up pass (one call of the RNN layer)."""
+    """Cost per seed step of the warm-up, run in the compiled loop."""
     lengths = (10, 100) if quick else (10, 1_000, 10_000)
     rows = []
     for kind, units in (("sine", 32), ("chars", 256)):
@@ -551,6 +551,150 @@ def bench_memory(quick):
     print_table(header, rows)
 
 
+def bench_per_call(quick):
+    """What one short call costs, against calling a traced function at all."""
+    layer = make_layer("sine", 32)
+    short, long = make_seed("sine", 1, 1), make_seed("sine", 1, 50)
+    trivial = tf.function(lambda x: x + 1)
+    concrete = trivial.get_concrete_function(tf.TensorSpec((), tf.float32))
+    one = tf.constant(1.0)
+    budget, runs = (0.2, 20) if quick else (1.0, 200)
+    cases = [
+        ("a trivial tf.function (x + 1)", lambda: trivial(one)),
+        ("the same through its concrete function", lambda: concrete(one)),
+        ("generate: 1-step seed, 1 step", lambda: layer.generate(short, 1)),
+        ("generate: 1-step seed, 100 steps", lambda: layer.generate(short, 100)),
+        ("generate: 50-step seed, 1 step", lambda: layer.generate(long, 1)),
+        ("generate: 50-step seed, 100 steps", lambda: layer.generate(long, 100)),
+    ]
+    medians = {}
+    for name, function in cases:
+        medians[name] = measure(function, budget, runs)[1]
+    rows = [[name, f"{m * 1e3:.3f}"] for name, m in medians.items()]
+    print_table(["call (LSTMCell(32), batch 1)", "median (ms)"], rows)
+    trivial_ms = medians["a trivial tf.function (x + 1)"]
+    print(
+        "- 1-step seed and 1 step / trivial tf.function: "
+        f"{medians['generate: 1-step seed, 1 step'] / trivial_ms:.2f}x (target 2x)"
+    )
+    print(
+        "- 50-step seed / 1-step seed, at 100 steps: "
+        f"{medians['generate: 50-step seed, 100 steps'] / medians['generate: 1-step seed, 100 steps']:.2f}x"  # noqa: E501
+        " (target 1.2x)\n"
+    )
+    if jax is None:
+        print("JAX is not installed (`pip install -e '.[bench]'`): no JAX column.\n")
+        return
+    scan = jax_scan(layer)
+    seed = make_seed("sine", 1)
+    rows = []
+    for steps in (10, 100) if quick else (10, 100, 1_000, 10_000):
+        ours = measure(lambda n=steps: layer.generate(seed, n), budget, runs)
+        theirs = measure(lambda n=steps: scan(seed, n), budget, runs)
+        np.testing.assert_allclose(ours[3], theirs[3], atol=1e-3)
+        rows.append(
+            [
+                f"{steps:,}",
+                f"{ours[1] * 1e3:.3f}",
+                f"{theirs[1] * 1e3:.3f}",
+                f"{ours[1] / theirs[1]:.2f}",
+            ]
+        )
+    header = ["steps", "generate (ms)", "JAX lax.scan (ms)", "generate / JAX"]
+    print_table(header, rows)
+
+
+def bench_covariates(quick):
+    """Per-step cost of reading 3 covariates at every step."""
+    rows = []
+    steps = 100 if quick else 1_000
+    for batch in (1, 64):
+        times = []
+        for num_covariates in (0, 3):
+            keras.utils.set_random_seed(0)
+            layer = SelfFeedingRNN(
+                keras.layers.LSTMCell(32), head=keras.layers.Dense(1)
+            )
+            seed = make_seed("sine", batch)
+            kwargs = {}
+            if num_covariates:
+                c = np.random.default_rng(0).normal(
+                    size=(batch, SEED_TIME + steps - 1, num_covariates)
+                )
+                kwargs["covariates"] = c.astype("float32")
+            call = lambda s=seed, g=layer.generate, k=kwargs: g(s, steps, **k)  # noqa: E731
+            times.append(measure(call, 0.5 if quick else 3.0, 50)[1])
+        rows.append(
+            [
+                f"{batch}",
+                f"{times[0] / steps * 1e6:.2f}",
+                f"{times[1] / steps * 1e6:.2f}",
+                f"{times[1] / times[0]:.2f}",
+            ]
+        )
+    header = [
+        f"batch (LSTMCell(32), {steps:,} steps)",
+        "no covariates (us/step)",
+        "3 covariates (us/step)",
+        "ratio (target 1.3)",
+    ]
+    print_table(header, rows)
+
+
+def bench_paths(quick):
+    """100 sample paths of 48 steps against one path and 100 calls."""
+    keras.utils.set_random_seed(0)
+    layer = SelfFeedingRNN(
+        keras.layers.LSTMCell(40), distribution="student_t", scaling="mean"
+    )
+    seed = 100 + make_seed("sine", 1, 168)
+    n = 10 if quick else 100
+    budget, runs = (0.3, 5) if quick else (3.0, 30)
+    one = measure(lambda: layer.generate(seed, 48, random_seed=0), budget, runs)
+    paths = measure(
+        lambda: layer.generate(seed, 48, num_samples=n, random_seed=0), budget, runs
+    )
+
+    def calls():
+        return [layer.generate(seed, 48) for _ in range(n)][-1]
+
+    many = measure(calls, budget, 3)
+    rows = [
+        ["1 path", f"{one[1] * 1e3:.2f}", "1.00"],
+        [f"num_samples={n}", f"{paths[1] * 1e3:.2f}", f"{paths[1] / one[1]:.2f}"],
+        [f"{n} calls of generate", f"{many[1] * 1e3:.2f}", f"{many[1] / one[1]:.2f}"],
+    ]
+    print_table(
+        ["LSTMCell(40), Student-t, 48 steps, 1 series", "median (ms)", "/ 1 path"],
+        rows,
+    )
+    print(f"- {n} paths / 1 path: {paths[1] / one[1]:.2f}x (target 3x)\n")
+
+
+def first_call():
+    """Run in a fresh process: seconds of the first call, by part."""
+    start = time.perf_counter()
+    layer = make_layer("sine", 32)
+    built = time.perf_counter()
+    layer.generate(make_seed("sine", 1), 100)
+    print(f"{built - start} {time.perf_counter() - built}")
+
+
+def bench_first_call(quick):
+    rows = []
+    for repeat in range(1 if quick else 3):
+        result = subprocess.run(
+            [sys.executable, __file__, "--first-call"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        build, call = (float(x) for x in result.stdout.split())
+        rows.append([f"{repeat + 1}", f"{build:.2f}", f"{call:.2f}"])
+    header = ["fresh process", "layer built (s)", "first generate, 100 steps (s)"]
+    print_table(header, rows)
+
+
 FULL = [
     # (model, units, batch, steps, sampler)
     ("sine", 32, 1, 100, None),
@@ -571,17 +715,29 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny configuration")
     parser.add_argument("--peak-memory", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--first-call", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_memory:
         peak_memory(args.peak_memory)
+        return
+    if args.first_call:
+        first_call()
         return
     print("# generate: per-step cost of free running\n")
     environment()
     print("## Steady state, all methods\n")
     print(SKIPPED + "\n")
     bench_methods(QUICK if args.quick else FULL, args.quick)
-    print("## Warm-up pass over the seed (one call of the recurrent layer)\n")
+    print("## Warm-up over the seed (compiled with the loop)\n")
     bench_warm_up(args.quick)
+    print("## The cost of one call\n")
+    bench_per_call(args.quick)
+    print("## The first call of a fresh process\n")
+    bench_first_call(args.quick)
+    print("## Covariates\n")
+    bench_covariates(args.quick)
+    print("## Sample paths\n")
+    bench_paths(args.quick)
     print("## Tracing and compiling: first call, then new lengths\n")
     bench_tracing(args.quick)
     print("## Long generation: peak memory (sine, LSTMCell(32), batch 1)\n")

@@ -49,6 +49,17 @@ def models(model, kind, units):
             [inputs, recurrent(kind, units), keras.layers.Dense(1)]
         )
         loss = "mse"
+    elif model == "covariates":
+        # 3 covariates: ours reads them beside the series; plain Keras gets
+        # the two concatenated, the same cell input.
+        y_in, x_in = keras.Input((None, 1)), keras.Input((None, 3))
+        layer = SelfFeedingRNN(recurrent(kind, units), head=keras.layers.Dense(1))
+        ours = keras.Model([y_in, x_in], layer(y_in, covariates=x_in))
+        joined = keras.layers.Concatenate()([y_in, x_in])
+        plain = keras.Model(
+            [y_in, x_in], keras.layers.Dense(1)(recurrent(kind, units)(joined))
+        )
+        loss = "mse"
     else:
         inputs = keras.Input((None,), dtype="int32")
         ours = keras.Sequential(
@@ -80,10 +91,13 @@ def models(model, kind, units):
 
 def data(model, num_windows, time_steps):
     rng = np.random.default_rng(0)
-    if model == "sine":
+    if model in ("sine", "covariates"):
         t = np.arange(time_steps + 1, dtype="float32") * 0.1
         phase = rng.uniform(0, 6.3, (num_windows, 1)).astype("float32")
         windows = np.sin(t + phase)[..., None]
+        if model == "covariates":
+            covariates = rng.normal(size=(num_windows, time_steps, 3))
+            return [windows[:, :-1], covariates.astype("float32")], windows[:, 1:]
     else:
         windows = rng.integers(0, VOCAB, (num_windows, time_steps + 1))
     return windows[:, :-1], windows[:, 1:]
@@ -119,13 +133,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a tiny configuration")
     args = parser.parse_args()
     if args.quick:
-        configs = [("sine", "LSTM layer", 8, 64, 16, 32)]
+        configs = [
+            ("sine", "LSTM layer", 8, 64, 16, 32),
+            ("covariates", "LSTM layer", 8, 64, 16, 32),
+        ]
         rounds = 1
     else:
         configs = [
             # (model, recurrent, units, windows, time steps, batch)
             ("sine", "LSTM layer", 32, 2048, 64, 64),
             ("sine", "RNN(LSTMCell)", 32, 2048, 64, 64),
+            ("covariates", "LSTM layer", 32, 2048, 64, 64),
             ("chars", "LSTM layer", 256, 512, 64, 64),
         ]
         rounds = 3
@@ -135,7 +153,8 @@ def main():
     for model, kind, units, num_windows, time_steps, batch_size in configs:
         x, y = data(model, num_windows, time_steps)
         ours, plain = models(model, kind, units)
-        predictions = [m.predict(x[:64], verbose=0) for m in (ours, plain)]
+        head = [a[:64] for a in x] if isinstance(x, list) else x[:64]
+        predictions = [m.predict(head, verbose=0) for m in (ours, plain)]
         difference = np.max(np.abs(predictions[0] - predictions[1]))
         if difference > 1e-4:
             raise RuntimeError(f"the two models disagree by {difference}")

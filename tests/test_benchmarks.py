@@ -7,6 +7,9 @@ import sys
 
 import pytest
 
+# Each script starts TensorFlow and trains or times something: minutes in all.
+pytestmark = pytest.mark.slow
+
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
 
 

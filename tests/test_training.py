@@ -242,6 +242,7 @@ def test_setting_a_probability_after_teacher_forced_tracing_warns():
         layer.set_sampling_probability(0.5)
 
 
+@pytest.mark.slow  # a subprocess that starts TensorFlow on two logical devices
 def test_mirrored_strategy_on_two_logical_cpus():
     script = textwrap.dedent(
         """
@@ -284,6 +285,7 @@ def test_mirrored_strategy_on_two_logical_cpus():
     assert "probability 0.75" in result.stdout
 
 
+@pytest.mark.slow
 def test_training_on_own_outputs_beats_teacher_forcing_on_exposure_bias():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:

@@ -86,8 +86,8 @@ def _ranking(scores, lengths, length_penalty):
 
 
 def graph(
-    step, sampler, seed, state, steps, covariates=None, seed_mask=None,
-    end_token=None, random_seed=None, *, jit_compile,
+    step, sampler, seed, steps, initial_state=None, covariates=None,
+    seed_mask=None, end_token=None, random_seed=None, *, zero_state, jit_compile,
 ):  # fmt: skip
     """The beam search graph: a warm-up loop per row, then the search loop.
 
@@ -95,12 +95,14 @@ def graph(
         step: the `_step.Step` to run; its readout is not used.
         sampler: the `samplers.BeamSampler`.
         seed: `(batch, seed_time)` int32 token ids.
-        state: the flat initial state, batch first.
         steps: scalar int32, at least 1.
+        initial_state: None, or the flat initial state, batch first.
         covariates: None or `(batch, seed_time + steps - 1, num_covariates)`.
         seed_mask: None or boolean `(batch, seed_time)`.
         end_token: None or scalar int32.
         random_seed: ignored: beam search draws nothing.
+        zero_state: callable `batch_size -> flat state`, the state to start
+            from without `initial_state`.
         jit_compile: whether XLA compiles the loops' chunks.
 
     Returns:
@@ -129,6 +131,7 @@ def graph(
             covariates = _time_major(covariates)
 
     # Warm-up, once per row: the seed's steps; masked steps keep the carry.
+    state = zero_state(batch_size) if initial_state is None else initial_state
     carry = {
         "outputs": tf.zeros([batch_size, vocab_size], step.compute_dtype),
         "state": list(state),

@@ -258,12 +258,18 @@ def seed_mask(value, seed):
     return value
 
 
-def initial_state(value, template):
-    """Returns `value` as a flat list cast like `template`, `template` for None."""
+def initial_state(value, specs, batch_size):
+    """Returns `value` as a flat list cast like `specs`, None for None, or raises.
+
+    Args:
+        value: the argument: None or a flat list of state tensors.
+        specs: `tf.TensorSpec`s of the flat state, batch size unknown.
+        batch_size: the seed's batch size.
+    """
     if value is None:
-        return template
+        return None
     flat = keras.tree.flatten(value)
-    expected = [tuple(t.shape) for t in template]
+    expected = [(batch_size, *s.shape[1:]) for s in specs]
     received = [tuple(getattr(t, "shape", ())) for t in flat]
     if received != expected:
         raise ValueError(
@@ -271,7 +277,7 @@ def initial_state(value, template):
             f"{expected} for this cell and batch, as `generate(..., "
             f"return_state=True)` returns. Received shapes: {received}."
         )
-    return [tf.cast(s, t.dtype) for s, t in zip(flat, template, strict=True)]
+    return [tf.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
 
 
 def end_token(value, token_model, vocab_size):

@@ -11,6 +11,8 @@ unrolling and compiled loop.
 import keras
 from keras import ops, tree
 
+from selffeed_keras import _keras_private
+
 
 class FeedbackCell(keras.layers.Layer):
     """One step of scheduled sampling, built on a `Step`.
@@ -101,9 +103,9 @@ def run_with_feedback(
     # the cells it knows; the wrapped cell is inside ours, so ask the same
     # (private) Keras helpers to make and clear its masks around our loop.
     first_input = step.join(x[:, 0], None if covariates is None else covariates[:, 0])
-    rnn._maybe_config_dropout_masks(rnn.cell, first_input, initial_state)
+    _keras_private.config_dropout_masks(rnn, rnn.cell, first_input, initial_state)
     outputs, *state = feedback_rnn(
         inputs, initial_state=[*flat_state, previous], mask=mask, training=training
     )
-    rnn._maybe_reset_dropout_masks(rnn.cell)
+    _keras_private.reset_dropout_masks(rnn, rnn.cell)
     return outputs, state[:-1]

@@ -73,23 +73,29 @@ class Generation:
         seed_generator: the layer's `keras.random.SeedGenerator`.
         seed_spec: `tf.TensorSpec` of the seed, `(None, None, ...)`.
         state_specs: list of `tf.TensorSpec`, the flat state, batch unknown.
+        zero_state: callable `batch_size -> flat state`, the state to start
+            from without `initial_state`; called inside the graph.
         num_covariates: the covariates' width, or None without covariates.
         jit_compile: True, False or "auto", as the layer's argument.
         cell_name: names the cell in messages.
     """
 
     def __init__(
-        self, step, seed_generator, seed_spec, state_specs, num_covariates,
-        jit_compile, cell_name,
+        self, step, seed_generator, seed_spec, state_specs, zero_state,
+        num_covariates, jit_compile, cell_name,
     ):  # fmt: skip
         self.step = step
         self.seed_generator = seed_generator
         self.seed_spec = seed_spec
         self.state_specs = state_specs
+        self.zero_state = zero_state
         self.num_covariates = num_covariates
         self.jit_compile = jit_compile
         self.cell_name = cell_name
         self.functions = {}
+        # The concrete function of each traced one: calling it skips the
+        # binding of arguments to a signature, half the cost of a short call.
+        self._concrete = {}
         self._lock = threading.Lock()
 
     def __call__(self, key, args):
@@ -98,9 +104,9 @@ class Generation:
         Concurrent first runs of a key wait for each other, so that a
         fallback replaces the function once.
         """
-        function = self.functions.get(key)
-        if function is not None:
-            return function(*args)
+        concrete = self._concrete.get(key)
+        if concrete is not None:
+            return concrete(*args)
         with self._lock:
             function = self.functions.get(key)
             if function is not None:
@@ -136,6 +142,7 @@ class Generation:
         function = self._trace(key, jit_compile)
         result = function(*args)
         self.functions[key] = function
+        self._concrete[key] = function.get_concrete_function()
         return result
 
     def _trace(self, key, jit_compile):
@@ -146,6 +153,7 @@ class Generation:
         graph = self._graph(key[-1] if key and isinstance(key[-1], tuple) else None)
         key = tuple(name for name in key if isinstance(name, str))
         specs = {
+            "initial_state": self.state_specs,
             "covariates": tf.TensorSpec(
                 (None, None, self.num_covariates), self.step.compute_dtype
             ),
@@ -154,12 +162,12 @@ class Generation:
             "random_seed": tf.TensorSpec((), tf.int64),
             "num_samples": tf.TensorSpec((), tf.int32),
         }
-        signature = [self.seed_spec, self.state_specs, tf.TensorSpec((), tf.int32)]
+        signature = [self.seed_spec, tf.TensorSpec((), tf.int32)]
         signature += [specs[name] for name in key]
 
-        def generate(seed, state, steps, *optional):
+        def generate(seed, steps, *optional):
             options = dict(zip(key, optional, strict=True))
-            return graph(seed, state, steps, **options, jit_compile=jit_compile)
+            return graph(seed, steps, **options, jit_compile=jit_compile)
 
         return tf.function(generate, input_signature=signature, autograph=False)
 
@@ -171,7 +179,7 @@ class Generation:
         sampler = cls.from_config(json.loads(config))
         if isinstance(sampler, samplers.BeamSampler):
             return lambda *args, **kwargs: _beam.graph(
-                self.step, sampler, *args, **kwargs
+                self.step, sampler, *args, zero_state=self.zero_state, **kwargs
             )
         other = copy.copy(self)
         other.step = copy.copy(self.step)
@@ -179,8 +187,8 @@ class Generation:
         return other.graph
 
     def graph(
-        self, seed, state, steps, covariates=None, seed_mask=None, end_token=None,
-        random_seed=None, num_samples=None, *, jit_compile,
+        self, seed, steps, initial_state=None, covariates=None, seed_mask=None,
+        end_token=None, random_seed=None, num_samples=None, *, jit_compile,
     ):  # fmt: skip
         """The generation graph: a warm-up loop, then the free-running loop.
 
@@ -201,6 +209,9 @@ class Generation:
                 covariates = _time_major(covariates)
 
         # Warm-up: the seed's steps.
+        state = initial_state
+        if state is None:
+            state = self.zero_state(tf.shape(seed)[0])
         carry = {"outputs": _zeros_like_outputs(seed, step), "state": list(state)}
         if step.scaled:
             carry["state"], given_scale = carry["state"][:-1], carry["state"][-1]

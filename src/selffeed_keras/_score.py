@@ -75,7 +75,9 @@ def score(
     seed_mask = _checks.seed_mask(seed_mask, seed)
     batch_size = seed.shape[0]
     template = tree.flatten(layer._state_template(batch_size))
-    state = _checks.initial_state(initial_state, template)
+    specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in template]
+    state = _checks.initial_state(initial_state, specs, batch_size)
+    state = template if state is None else state
     end_token = _checks.end_token(end_token, True, layer._output_size)
     key = (seed_mask is not None, end_token is not None)
     args = [seed, continuation_, state]

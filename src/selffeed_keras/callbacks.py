@@ -2,7 +2,7 @@
 
 import keras
 
-from selffeed_keras import _checks, schedules
+from selffeed_keras import _checks, _keras_private, schedules
 from selffeed_keras.layer import SelfFeedingRNN
 
 __all__ = ["ScheduledSampling"]
@@ -56,10 +56,9 @@ class ScheduledSampling(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         """Finds the layers to drive, and traces training on own outputs."""
-        # `_flatten_layers` is Keras' own walk over nested layers and models.
         self._layers = [
             layer
-            for layer in self.model._flatten_layers(include_self=False)
+            for layer in _keras_private.flatten_layers(self.model)
             if isinstance(layer, SelfFeedingRNN)
         ]
         if not self._layers:

@@ -779,8 +779,10 @@ class SelfFeedingRNN(keras.layers.Layer):
                     )
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
-        template = self._flat_template(ops.shape(seed)[0])
-        state = _checks.initial_state(initial_state, template)
+        generation = self._generation_functions()
+        initial_state = _checks.initial_state(
+            initial_state, generation.state_specs, seed.shape[0]
+        )
         end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
@@ -790,6 +792,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         )
 
         options = {
+            "initial_state": initial_state,
             "covariates": covariates,
             "seed_mask": seed_mask,
             "end_token": end_token,
@@ -797,9 +800,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             "num_samples": num_samples,
         }
         key = tuple(name for name, value in options.items() if value is not None)
-        args = [seed, state, steps] + [options[name] for name in key]
+        args = [seed, steps] + [options[name] for name in key]
         key += _generate.sampler_key(sampler, self.sampler)
-        outputs, state = self._generation_functions()(key, args)
+        outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
 
     def _deterministic_feedback(self, sampler=None):
@@ -898,6 +901,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 self.seed_generator,
                 seed_spec,
                 state_specs,
+                self._flat_template,
                 self._num_covariates,
                 self.jit_compile,
                 self.cell.name,

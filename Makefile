@@ -51,7 +51,7 @@ $(OLDEST)/.installed: pyproject.toml Makefile
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
-	$(OLDEST)/bin/python -m pip install --quiet -e '.[test]' \
+	$(OLDEST)/bin/python -m pip install --quiet -e '.[unit]' \
 		tensorflow==$(OLDEST_TENSORFLOW) keras==$(OLDEST_KERAS)
 	touch $@
 

@@ -17,7 +17,7 @@ hypothesis is kept twice.
 
 import tensorflow as tf
 
-from selffeed_keras import _loop, samplers
+from selffeed_keras import _loop, _warm_up, samplers
 
 
 def call_sampler(sampler, layer_sampler):
@@ -66,18 +66,6 @@ def check_training(sampler, feedback_in_training):
         )
 
 
-def _time_major(x):
-    return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
-
-
-def _select(keep, new, old):
-    """Per row, `new` where `keep` holds, else `old`."""
-    keep = tf.reshape(
-        keep, tf.concat([tf.shape(keep), tf.ones([new.shape.rank - 1], tf.int32)], 0)
-    )
-    return tf.where(keep, new, old)
-
-
 def _ranking(scores, lengths, length_penalty):
     """What beams are sorted by: the score, divided by length ** penalty."""
     if length_penalty == 0:
@@ -116,45 +104,11 @@ def graph(
     batch_size, seed_time = tf.shape(seed)[0], tf.shape(seed)[1]
     rows = batch_size * num_beams
     mask = step.input_mask(seed, seed_mask)
-    if covariates is not None:
-        with tf.control_dependencies(
-            [
-                tf.debugging.assert_equal(
-                    tf.shape(covariates)[1],
-                    seed_time + steps - 1,
-                    message="`covariates` must cover every step the layer reads: "
-                    "seed_time + steps - 1 (the seed's steps, then each fed-back "
-                    "step but the last).",
-                )
-            ]
-        ):
-            covariates = _time_major(covariates)
+    covariates = _warm_up.covariates_time_major(covariates, seed_time, steps)
 
     # Warm-up, once per row: the seed's steps; masked steps keep the carry.
     state = zero_state(batch_size) if initial_state is None else initial_state
-    carry = {
-        "outputs": tf.zeros([batch_size, vocab_size], step.compute_dtype),
-        "state": list(state),
-    }
-    inputs = {"given": _time_major(seed)}
-    if mask is not None:
-        inputs["valid"] = _time_major(mask)
-    if covariates is not None:
-        inputs["covariates"] = covariates[:seed_time]
-
-    def warm_up(t, inputs_t, carry):
-        x = step.encode(inputs_t["given"], inputs_t.get("covariates"))
-        outputs, state = step.advance(x, carry["state"])
-        new = {"outputs": outputs, "state": state}
-        if mask is not None:
-            new = tf.nest.map_structure(
-                lambda n, o: _select(inputs_t["valid"], n, o), new, carry
-            )
-        return None, new
-
-    _, carry, _ = _loop.run(
-        warm_up, carry, seed_time, inputs, emitted=None, jit_compile=jit_compile
-    )
+    carry = _warm_up.run(step, seed, mask, state, covariates, jit_compile=jit_compile)
 
     # The search: row b's beams at rows b * num_beams ... b * num_beams + k.
     def repeat(x, axis=0):

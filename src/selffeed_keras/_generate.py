@@ -25,7 +25,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from selffeed_keras import _beam, _loop, _step, samplers
+from selffeed_keras import _beam, _loop, _step, _warm_up, samplers
 
 
 def _xla_failure(error):
@@ -48,18 +48,6 @@ def sampler_key(sampler, layer_sampler):
     if sampler is layer_sampler and not isinstance(sampler, samplers.BeamSampler):
         return ()
     return ((type(sampler), json.dumps(sampler.get_config(), sort_keys=True)),)
-
-
-def _select(keep, new, old):
-    """Per row, `new` where `keep` holds, else `old`."""
-    keep = tf.reshape(
-        keep, tf.concat([tf.shape(keep), tf.ones([new.shape.rank - 1], tf.int32)], 0)
-    )
-    return tf.where(keep, new, old)
-
-
-def _time_major(x):
-    return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
 
 
 class Generation:
@@ -202,38 +190,11 @@ class Generation:
         seed_time = tf.shape(seed)[1]
         mask = step.input_mask(seed, seed_mask)
         seed = tf.cast(seed, step.fed_spec[1])
-        if covariates is not None:
-            with tf.control_dependencies(
-                [_check_covariates(covariates, seed_time, steps)]
-            ):
-                covariates = _time_major(covariates)
-
-        # Warm-up: the seed's steps.
-        state = initial_state
-        if state is None:
-            state = self.zero_state(tf.shape(seed)[0])
-        carry = {"outputs": _zeros_like_outputs(seed, step), "state": list(state)}
-        if step.scaled:
-            carry["state"], given_scale = carry["state"][:-1], carry["state"][-1]
-            carry["scale"] = step.readout.series_scale(seed, mask, given_scale)
-        inputs = {"given": _time_major(seed)}
-        if mask is not None:
-            inputs["valid"] = _time_major(mask)
-        if covariates is not None:
-            inputs["covariates"] = covariates[:seed_time]
-
-        def warm_up(t, inputs_t, carry):
-            x = step.encode(
-                inputs_t["given"], inputs_t.get("covariates"), carry.get("scale")
-            )
-            outputs, state = step.advance(x, carry["state"])
-            new = dict(carry, outputs=outputs, state=state)
-            if mask is not None:
-                new = _where(inputs_t["valid"], new, carry)
-            return None, new
-
-        _, carry, _ = _loop.run(
-            warm_up, carry, seed_time, inputs, emitted=None, jit_compile=jit_compile
+        covariates = _warm_up.covariates_time_major(covariates, seed_time, steps)
+        if initial_state is None:
+            initial_state = self.zero_state(tf.shape(seed)[0])
+        carry = _warm_up.run(
+            step, seed, mask, initial_state, covariates, jit_compile=jit_compile
         )
 
         # Free running: each step reads the element drawn from the last one.
@@ -291,7 +252,7 @@ class Generation:
                 tf.concat([[steps - 1 - count], tf.shape(first)], 0), end_token
             )
             outputs = tf.concat([outputs, padding], 0)
-        outputs = _time_major(outputs)
+        outputs = _warm_up.time_major(outputs)
         if random_seed is None:
             generator.state.assign(carry["seed"])
         state = carry["state"] + ([carry["scale"]] if step.scaled else [])
@@ -300,24 +261,3 @@ class Generation:
                 outputs, tf.concat([[-1, num_samples], tf.shape(outputs)[1:]], 0)
             )
         return outputs, state
-
-
-def _check_covariates(covariates, seed_time, steps):
-    """An assertion, in the graph, that covariates cover every step read."""
-    return tf.debugging.assert_equal(
-        tf.shape(covariates)[1],
-        seed_time + steps - 1,
-        message="`covariates` must cover every step the layer reads: "
-        "seed_time + steps - 1 (the seed's steps, then each fed-back step but "
-        "the last).",
-    )
-
-
-def _zeros_like_outputs(seed, step):
-    batch_size = tf.shape(seed)[0]
-    return tf.zeros([batch_size, step.output_size], step.compute_dtype)
-
-
-def _where(keep, new, old):
-    """Per row, the structure `new` where `keep` holds, else `old`."""
-    return tf.nest.map_structure(lambda n, o: _select(keep, n, o), new, old)

@@ -41,7 +41,7 @@ import tensorflow as tf
 from keras import ops
 
 from selffeed_keras import _checks
-from selffeed_keras._config import Configurable
+from selffeed_keras._config import Configurable, resolve
 
 __all__ = [
     "Distribution",
@@ -641,21 +641,4 @@ def get(identifier):
         >>> selffeed_keras.distributions.get("student_t")
         StudentT()
     """
-    if identifier is None or isinstance(identifier, Distribution):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier in _ALIASES:
-            return _ALIASES[identifier]()
-        raise ValueError(
-            f"Unknown distribution name. Expected one of {sorted(_ALIASES)}. "
-            f"Received: distribution={identifier!r}."
-        )
-    if isinstance(identifier, dict):
-        distribution = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(distribution, Distribution):
-            return distribution
-    raise TypeError(
-        "`distribution` must be None, a "
-        "`selffeed_keras.distributions.Distribution`, or one of the names "
-        f"{sorted(_ALIASES)}. Received: distribution={identifier!r}."
-    )
+    return resolve(identifier, Distribution, _ALIASES, "distribution", "distributions")

@@ -20,7 +20,7 @@ import keras
 from keras import ops
 
 from selffeed_keras import _checks
-from selffeed_keras._config import Configurable
+from selffeed_keras._config import Configurable, resolve
 
 __all__ = [
     "BeamSampler",
@@ -274,12 +274,13 @@ class BeamSampler(Sampler):
         }
 
 
+# Names that need arguments come with defaults: k=5, p=0.9, num_beams=4.
 _ALIASES = {
-    "beam": BeamSampler,
+    "beam": lambda: BeamSampler(num_beams=4),
     "greedy": GreedySampler,
     "random": RandomSampler,
-    "top_k": TopKSampler,
-    "top_p": TopPSampler,
+    "top_k": lambda: TopKSampler(k=5),
+    "top_p": lambda: TopPSampler(p=0.9),
 }
 
 
@@ -300,26 +301,4 @@ def get(identifier):
         >>> selffeed_keras.samplers.get("greedy")
         GreedySampler(temperature=1.0)
     """
-    if identifier is None or isinstance(identifier, Sampler):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier == "top_k":
-            return TopKSampler(k=5)
-        if identifier == "top_p":
-            return TopPSampler(p=0.9)
-        if identifier == "beam":
-            return BeamSampler(num_beams=4)
-        if identifier in _ALIASES:
-            return _ALIASES[identifier]()
-        raise ValueError(
-            f"Unknown sampler name. Expected one of {sorted(_ALIASES)}. "
-            f"Received: sampler={identifier!r}."
-        )
-    if isinstance(identifier, dict):
-        sampler = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(sampler, Sampler):
-            return sampler
-    raise TypeError(
-        "`sampler` must be None, a `selffeed_keras.samplers.Sampler`, or one of "
-        f"the names {sorted(_ALIASES)}. Received: sampler={identifier!r}."
-    )
+    return resolve(identifier, Sampler, _ALIASES, "sampler", "samplers")

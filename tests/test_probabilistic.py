@@ -253,3 +253,31 @@ def test_num_samples_is_refused_for_deterministic_feedback(kind):
         layer, seed = token_layer("gru_cell"), np.array([[1, 2]])
     with pytest.raises(ValueError, match="deterministic"):
         layer.generate(seed, 3, num_samples=4)
+
+
+@pytest.mark.parametrize("scaling", [None, "mean"])
+def test_score_sums_log_prob_of_a_continuation(scaling):
+    layer = prob_layer("student_t", scaling=scaling)
+    y = positive_series(batch=2, time=20)
+    seed, continuation = y[:, :12], y[:, 12:]
+    scores = layer.score(seed, continuation).numpy()
+    # By hand: the parameters of a teacher-forced call over the whole
+    # series predict each continuation element; the scale is the seed's.
+    if scaling is None:
+        params = layer(y[:, :-1])[:, 11:]
+    else:
+        scale = np.abs(seed).mean(axis=1)  # (batch, features)
+        params = _params_with_scale(layer, y[:, :-1], scale)[:, 11:]
+    expected = layer.distribution.log_prob(params, continuation).numpy().sum((1, 2))
+    np.testing.assert_allclose(scores, expected, rtol=1e-4)
+
+
+def _params_with_scale(layer, inputs, scale):
+    """A call's parameters with a given scale: through `initial_state`."""
+    zeros = [np.zeros((inputs.shape[0], 8), "float32")] * 2
+    layer.return_state = True
+    try:
+        params, _ = layer(inputs, initial_state=[*zeros, scale.astype("float32")])
+    finally:
+        layer.return_state = False
+    return params

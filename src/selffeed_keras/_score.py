@@ -1,9 +1,11 @@
 """Scores: the log-likelihood of a given continuation, in one teacher-forced pass.
 
 The recurrent layer reads the seed, then the continuation but its last
-token, as `generate` would have fed them back; the logits after the seed's
-last valid step and after each continuation token but the last give the
-log-probability (softmax at temperature 1) of the next continuation token.
+element, as `generate` would have fed them back; the head output after the
+seed's last valid step and after each continuation element but the last
+gives the log-probability of the next element: the softmax at temperature 1
+of token models, the distribution's `log_prob` of distribution models (with
+`scaling="mean"`, the scale comes from the seed, as in `generate`).
 The pass is traced once per layer and combination of optional arguments,
 with an input signature: a new length or batch reuses it.
 """
@@ -12,9 +14,34 @@ import threading
 import weakref
 
 import tensorflow as tf
-from keras import tree
 
 from selffeed_keras import _checks
+
+
+def values(value, seed, dtype):
+    """Returns a continuation of values `(batch, steps, features)`, or raises."""
+    value = _checks.as_tensor(value, "continuation")
+    expected = (seed.shape[0], None, *seed.shape[2:])
+    if value.shape.rank != 3 or value.shape[1] == 0 or value.shape[0] != expected[0]:
+        raise ValueError(
+            f"`continuation` must have shape {expected}: one row per seed row, "
+            "at least one step, the seed's features. Received: "
+            f"continuation.shape={tuple(value.shape)}."
+        )
+    if tuple(value.shape[2:]) != tuple(seed.shape[2:]):
+        raise ValueError(
+            f"`continuation` must have shape {expected}: one row per seed row, "
+            "at least one step, the seed's features. Received: "
+            f"continuation.shape={tuple(value.shape)}."
+        )
+    if value.dtype == tf.bool or not (
+        value.dtype.is_floating or value.dtype.is_integer
+    ):
+        raise TypeError(
+            "`continuation` must hold real numbers, as the seed does. "
+            f"Received: continuation.dtype={value.dtype.name}."
+        )
+    return tf.cast(value, dtype)
 
 
 def continuation(value, seed):
@@ -45,19 +72,19 @@ def score(
     layer, seed, continuation_, *, covariates, seed_mask, end_token, initial_state
 ):
     """`SelfFeedingRNN.score`: see its docstring."""
-    if not layer.is_token_model:
-        kind = (
-            "draws from a distribution (its log_prob is not scored yet)"
-            if getattr(layer, "distribution", None) is not None
-            else "feeds back continuous values"
-        )
+    tokens = layer.is_token_model
+    if not tokens and layer.distribution is None:
         raise ValueError(
-            "`score` sums the log-probabilities of token ids, so it needs a token "
-            "model: a layer with a `sampler` and an `encoder`. This layer "
-            f"{kind}. Received: a layer with sampler=None."
+            "`score` sums log-probabilities, so it needs a model that predicts "
+            "them: a token model (a `sampler` and an `encoder`) or a "
+            "`distribution`. This layer feeds back continuous values. "
+            "Received: a layer with sampler=None and distribution=None."
         )
-    seed = _checks.seed(seed, True, layer.compute_dtype)
-    continuation_ = continuation(continuation_, seed)
+    seed = _checks.seed(seed, tokens, layer.compute_dtype)
+    if tokens:
+        continuation_ = continuation(continuation_, seed)
+    else:
+        continuation_ = values(continuation_, seed, layer.compute_dtype)
     steps = continuation_.shape[1]
     covariates = _checks.generate_covariates(
         covariates,
@@ -69,16 +96,16 @@ def score(
     )
     if not layer.built:
         layer.build(
-            (None, None),
+            (None, None, *seed.shape[2:]),
             None if covariates is None else (None, None, covariates.shape[-1]),
         )
     seed_mask = _checks.seed_mask(seed_mask, seed)
     batch_size = seed.shape[0]
-    template = tree.flatten(layer._state_template(batch_size))
+    template = layer._flat_template(batch_size)
     specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in template]
     state = _checks.initial_state(initial_state, specs, batch_size)
     state = template if state is None else state
-    end_token = _checks.end_token(end_token, True, layer._output_size)
+    end_token = _checks.end_token(end_token, tokens, layer._output_size)
     key = (seed_mask is not None, end_token is not None)
     args = [seed, continuation_, state]
     for optional in (covariates, seed_mask, end_token):
@@ -102,12 +129,15 @@ def _function(layer, key):
 
 
 def _trace(layer, has_mask, has_end_token):
-    ids = tf.TensorSpec((None, None), tf.int32)
+    if layer.is_token_model:
+        inputs = tf.TensorSpec((None, None), tf.int32)
+    else:
+        inputs = tf.TensorSpec((None, *layer._input_shape[1:]), layer.compute_dtype)
     state_specs = [
         tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
-        for s in tree.flatten(layer._state_template(1))
+        for s in layer._flat_template(1)
     ]
-    signature = [ids, ids, state_specs]
+    signature = [inputs, inputs, state_specs]
     if layer._num_covariates is not None:
         signature.append(
             tf.TensorSpec((None, None, layer._num_covariates), layer.compute_dtype)
@@ -140,10 +170,17 @@ def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token,
     # The seed's own mask and the encoder's (padding ids) apply to the seed
     # only: a token the model would feed back is never padding.
     mask = layer._step.input_mask(seed, seed_mask)
+    readout, scale = layer._step.readout, None
+    if readout.scaled:
+        state, given = list(state[:-1]), state[-1]
+        scale = readout.series_scale(seed, mask, given)
+        inputs = tf.cast(tf.cast(inputs, tf.float32) / scale[:, None], inputs.dtype)
     if mask is None:
         mask = tf.ones([batch_size, seed_time], tf.bool)
     mask = tf.concat([mask, tf.ones([batch_size, steps - 1], tf.bool)], 1)
-    x = tf.identity(layer.encoder(inputs))  # identity: drops the Embedding's mask
+    x = inputs
+    if layer.encoder is not None:
+        x = tf.identity(layer.encoder(inputs))  # identity: drops the Embedding's mask
     x = layer._step.join(x, covariates)
     sequence = layer.rnn(
         x, initial_state=layer._pack_state(state, batch_size), mask=mask
@@ -161,9 +198,14 @@ def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token,
         ],
         1,
     )
-    outputs = tf.gather(sequence, positions, batch_dims=1)
-    if layer.head is not None:
-        outputs = layer.head(outputs)
+    outputs = layer._head(tf.gather(sequence, positions, batch_dims=1))
+    if layer.distribution is not None:
+        params = readout.emit(
+            tf.cast(outputs, layer.compute_dtype),
+            None if scale is None else scale[:, None],
+        )
+        log_prob = layer.distribution.log_prob(params, continuation)
+        return tf.reduce_sum(log_prob, axis=[1, 2])
     log_probs = tf.nn.log_softmax(tf.cast(outputs, tf.float32), axis=-1)
     chosen = tf.gather(log_probs, continuation, batch_dims=2)
     if end_token is not None:

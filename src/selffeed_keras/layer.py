@@ -832,15 +832,19 @@ class SelfFeedingRNN(keras.layers.Layer):
         """The log-likelihood of a given continuation after `seed`, per row.
 
         One teacher-forced pass reads the seed and the continuation (all but
-        its last token) and sums the log-probabilities, at temperature 1, of
-        each token of the continuation, up to and including the first
-        `end_token`. It equals the scores that a `BeamSampler` with
-        `return_all_beams=True` gives its own sequences.
+        its last element) and sums the log-probabilities of each element of
+        the continuation. For token models: at temperature 1, up to and
+        including the first `end_token`; it equals the scores that a
+        `BeamSampler` with `return_all_beams=True` gives its own sequences.
+        For a `distribution`: its `log_prob`, summed over steps and features,
+        with the scale of `scaling="mean"` taken from the seed, as in
+        `generate`.
 
         Args:
-            seed: `(batch, seed_time)` integer ids, as for `generate`.
-            continuation: `(batch, steps)` integer ids to score, same batch
-                as the seed.
+            seed: `(batch, seed_time)` integer ids, or `(batch, seed_time,
+                features)` values for a distribution, as for `generate`.
+            continuation: `(batch, steps)` integer ids, or `(batch, steps,
+                features)` values, to score; same batch as the seed.
             covariates: for a layer built with covariates, floats of shape
                 `(batch, seed_time + steps - 1, num_covariates)`, as for
                 `generate`.
@@ -854,11 +858,11 @@ class SelfFeedingRNN(keras.layers.Layer):
             float32 `(batch,)`: the summed log-probabilities.
 
         Raises:
-            ValueError: on a layer without a sampler (continuous values have
-                no token log-probabilities), or for a continuation whose
-                rank or batch differs from the seed's; as `generate` for the
-                other arguments.
-            TypeError: for a continuation that does not hold integer ids.
+            ValueError: on a layer with neither a sampler nor a distribution
+                (continuous values have no log-probabilities), or for a
+                continuation whose rank, batch or features differ from the
+                seed's; as `generate` for the other arguments.
+            TypeError: for a continuation of the wrong dtype.
 
         Examples:
             >>> layer = selffeed_keras.SelfFeedingRNN(

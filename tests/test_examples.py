@@ -7,17 +7,36 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# A block right after a `<!-- not run: REASON -->` line is shown, not run: it
+# needs more than one process can give (several workers), and REASON names
+# the test that runs its code instead.
+BLOCK = re.compile(
+    r"^(?:<!-- not run: (?P<reason>[^\n]+?) -->\n)?```python\n(?P<code>.*?)^```",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def code_blocks():
     for page in PAGES:
         for number, match in enumerate(BLOCK.finditer(page.read_text()), 1):
-            yield pytest.param(match.group(1), id=f"{page.relative_to(ROOT)}#{number}")
+            reason = match["reason"]
+            yield pytest.param(
+                match["code"],
+                id=f"{page.relative_to(ROOT)}#{number}",
+                marks=[pytest.mark.skip(reason=reason)] if reason else [],
+            )
 
 
 def test_there_are_examples():
     assert len(list(code_blocks())) >= 3
+
+
+def test_a_block_not_run_names_the_test_that_runs_its_code():
+    for block in code_blocks():
+        for mark in block.marks:
+            reason = mark.kwargs["reason"]
+            test_file = re.search(r"tests/test_\w+\.py", reason)
+            assert test_file and (ROOT / test_file[0]).is_file(), reason
 
 
 @pytest.mark.parametrize("code", list(code_blocks()))

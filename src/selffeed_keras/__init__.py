@@ -3,8 +3,10 @@
 `SelfFeedingRNN` trains teacher-forced with `model.fit` and generates
 free-running with `generate(seed, steps)` in one compiled loop, with the same
 weights. `samplers` turn logits into the next token for token models;
-`schedules` and `callbacks.ScheduledSampling` train on the model's own
-outputs (scheduled sampling, free-running training).
+`distributions` turn a head's output into a forecast distribution, trained
+with `losses.NegativeLogLikelihood`; `schedules` and
+`callbacks.ScheduledSampling` train on the model's own outputs (scheduled
+sampling, free-running training).
 """
 
 import keras
@@ -18,8 +20,22 @@ if keras.backend.backend() != "tensorflow":
         "~/.keras/keras.json), then restart the kernel."
     )
 
-from selffeed_keras import callbacks, samplers, schedules  # noqa: E402
+from selffeed_keras import (  # noqa: E402
+    callbacks,
+    distributions,
+    losses,
+    samplers,
+    schedules,
+)
 from selffeed_keras.layer import SelfFeedingRNN  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["SelfFeedingRNN", "__version__", "callbacks", "samplers", "schedules"]
+__all__ = [
+    "SelfFeedingRNN",
+    "__version__",
+    "callbacks",
+    "distributions",
+    "losses",
+    "samplers",
+    "schedules",
+]

@@ -407,3 +407,39 @@ def generate_covariates(value, seed, steps, num_covariates, built, dtype):
                 f"{tuple(value.shape)}."
             )
     return tf.cast(value, dtype)
+
+
+def scaling(value, distribution):
+    """Returns `scaling` if it is None, or "mean" with a distribution."""
+    if value is None:
+        return None
+    if not (isinstance(value, str) and value == "mean"):
+        raise ValueError(_message("scaling", 'None or "mean"', value))
+    if distribution is None:
+        raise ValueError(
+            '`scaling="mean"` scales the parameters of a `distribution`; pass one, '
+            'such as distribution="student_t". Received: scaling="mean" with '
+            "distribution=None."
+        )
+    return value
+
+
+def num_samples(value, deterministic):
+    """Returns `num_samples` as a scalar int32 tensor, None for None, or raises.
+
+    Args:
+        value: the argument.
+        deterministic: None for a layer whose feedback is random, else what
+            makes it deterministic, for the message.
+    """
+    if value is None:
+        return None
+    if deterministic is not None:
+        raise ValueError(
+            "`num_samples` draws several sample paths, and this layer's feedback "
+            f"is deterministic ({deterministic}): every path would be the same. "
+            "Use a `distribution` or a random sampler. "
+            f"Received: num_samples={value!r}."
+        )
+    expected = "a positive integer (a Python or NumPy int, or a scalar integer tensor)"
+    return _integer_tensor(value, "num_samples", expected, 1, tf.int32)

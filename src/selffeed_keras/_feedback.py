@@ -16,18 +16,21 @@ class FeedbackCell(keras.layers.Layer):
     """One step of scheduled sampling, built on a `Step`.
 
     The input at each step is the encoded true input, then the covariates,
-    then one more feature: 1.0 where the row reads its own previous output
-    instead of the true input. The state is the wrapped cell's flat state
+    then the series' scale (for a scaled readout), then one more feature:
+    1.0 where the row reads its own previous output instead of the true
+    input. The state is the wrapped cell's flat state
     followed by the previous head output.
     """
 
     def __init__(
-        self, step, seed_generator, input_size, output_size, stop_gradient, **kwargs
-    ):
+        self, step, seed_generator, input_size, scale_size, output_size,
+        stop_gradient, **kwargs,
+    ):  # fmt: skip
         super().__init__(**kwargs)
         self._step = step
         self._seed_generator = seed_generator
         self._input_size = input_size
+        self._scale_size = scale_size
         self._stop_gradient = stop_gradient
         sizes = [int(s.shape[-1]) for s in tree.flatten(step.state_template)]
         self.state_size = [*sizes, output_size]
@@ -37,13 +40,15 @@ class FeedbackCell(keras.layers.Layer):
     def call(self, inputs, states, training=False):
         *cell_state, previous = states
         true_input = inputs[:, : self._input_size]
-        covariates = inputs[:, self._input_size : -1]
+        covariates = inputs[:, self._input_size : -1 - self._scale_size]
+        scale = None
+        if self._scale_size:
+            scale = ops.cast(inputs[:, -1 - self._scale_size : -1], "float32")
         use_own = inputs[:, -1:]
         if self._stop_gradient:
             previous = ops.stop_gradient(previous)
-        fed = self._step.encode(
-            self._step.feed(previous, self._seed_generator), training=training
-        )
+        fed = self._step.feed(previous, self._seed_generator, scale)
+        fed = self._step.encode(fed, scale=scale, training=training)
         x = ops.where(use_own > 0.5, ops.cast(fed, true_input.dtype), true_input)
         x = self._step.join(x, covariates if covariates.shape[-1] else None)
         prediction, new_state = self._step.advance(x, cell_state, training)
@@ -53,7 +58,7 @@ class FeedbackCell(keras.layers.Layer):
 
 def run_with_feedback(
     step, rnn, seed_generator, x, covariates, coins, initial_state, mask, training,
-    *, output_size, stop_gradient, dtype,
+    *, output_size, stop_gradient, dtype, scale=None,
 ):  # fmt: skip
     """Runs `step` over encoded inputs `x`, mixing in its own outputs.
 
@@ -71,6 +76,7 @@ def run_with_feedback(
         output_size: the width of the head output.
         stop_gradient: whether gradients stop at fed-back outputs.
         dtype: the dtype policy of the layer.
+        scale: None, or `(batch, features)` scales of a scaled readout.
 
     Returns:
         `(head outputs, flat_state)`.
@@ -78,13 +84,18 @@ def run_with_feedback(
     flat_state = tree.flatten(initial_state)
     batch_size = ops.shape(x)[0]
     previous = ops.zeros((batch_size, output_size), step.compute_dtype)
+    scale_size = 0 if scale is None else scale.shape[-1]
     cell = FeedbackCell(
-        step, seed_generator, x.shape[-1], output_size, stop_gradient, dtype=dtype
-    )
+        step, seed_generator, x.shape[-1], scale_size, output_size, stop_gradient,
+        dtype=dtype,
+    )  # fmt: skip
     feedback_rnn = keras.layers.RNN(
         cell, return_sequences=True, return_state=True, dtype=dtype
     )
     parts = [x] if covariates is None else [x, ops.cast(covariates, x.dtype)]
+    if scale is not None:  # the same at every step; float32 survives any policy
+        time = ops.shape(x)[1]
+        parts.append(ops.cast(ops.repeat(scale[:, None], time, axis=1), x.dtype))
     inputs = ops.concatenate([*parts, ops.cast(coins, x.dtype)[..., None]], axis=-1)
     # keras.layers.RNN makes dropout masks once per call, before its loop, for
     # the cells it knows; the wrapped cell is inside ours, so ask the same

@@ -123,126 +123,154 @@ class Generation:
         return result
 
     def _trace(self, key, jit_compile):
-        has_mask, has_end_token, has_random_seed = key
+        """Traces generation for `key`, the names of the optional arguments given."""
+        specs = {
+            "covariates": tf.TensorSpec(
+                (None, None, self.num_covariates), self.step.compute_dtype
+            ),
+            "seed_mask": tf.TensorSpec((None, None), tf.bool),
+            "end_token": tf.TensorSpec((), tf.int32),
+            "random_seed": tf.TensorSpec((), tf.int64),
+            "num_samples": tf.TensorSpec((), tf.int32),
+        }
         signature = [self.seed_spec, self.state_specs, tf.TensorSpec((), tf.int32)]
-        if self.num_covariates is not None:
-            signature.append(
-                tf.TensorSpec(
-                    (None, None, self.num_covariates), self.step.compute_dtype
-                )
-            )
-        if has_mask:
-            signature.append(tf.TensorSpec((None, None), tf.bool))
-        if has_end_token:
-            signature.append(tf.TensorSpec((), tf.int32))
-        if has_random_seed:
-            signature.append(tf.TensorSpec((), tf.int64))
+        signature += [specs[name] for name in key]
 
         def generate(seed, state, steps, *optional):
-            optional = list(optional)
-            covariates = optional.pop(0) if self.num_covariates is not None else None
-            seed_mask = optional.pop(0) if has_mask else None
-            end_token = optional.pop(0) if has_end_token else None
-            random_seed = optional.pop(0) if has_random_seed else None
-            return self.graph(
-                seed, state, steps, covariates, seed_mask, end_token, random_seed,
-                jit_compile=jit_compile,
-            )  # fmt: skip
+            options = dict(zip(key, optional, strict=True))
+            return self.graph(seed, state, steps, **options, jit_compile=jit_compile)
 
         return tf.function(generate, input_signature=signature, autograph=False)
 
     def graph(
-        self, seed, state, steps, covariates, seed_mask, end_token, random_seed,
-        *, jit_compile,
+        self, seed, state, steps, covariates=None, seed_mask=None, end_token=None,
+        random_seed=None, num_samples=None, *, jit_compile,
     ):  # fmt: skip
-        """The generation graph: warm-up and free run in one loop."""
-        step, generator = self.step, self.seed_generator
-        batch_size, seed_time = tf.shape(seed)[0], tf.shape(seed)[1]
-        length = seed_time + steps - 1
-        mask = step.input_mask(seed, seed_mask)
-        fed_shape, fed_dtype = step.fed_spec
-        previous = tf.zeros(
-            tf.concat([[batch_size], tf.constant(fed_shape, tf.int32)], 0), fed_dtype
-        )
-        seed = tf.cast(seed, fed_dtype)
+        """The generation graph: a warm-up loop, then the free-running loop.
 
-        inputs = {"given": _time_major(seed)}
-        if mask is not None:
-            inputs["valid"] = tf.pad(
-                _time_major(mask),
-                [[0, length - seed_time], [0, 0]],
-                constant_values=True,
-            )
-        inputs["given"] = tf.pad(
-            inputs["given"],
-            [[0, length - seed_time]] + [[0, 0]] * (seed.shape.rank - 1),
-        )
+        The warm-up reads the seed's steps and emits nothing; element 0 is
+        drawn from its last head output. Each free-running step reads the
+        last element and draws the next. With `num_samples`, the rows are
+        repeated after the warm-up, so that the seed is read once per row and
+        each path draws its own elements, the first included.
+        """
+        step, generator = self.step, self.seed_generator
+        seed_time = tf.shape(seed)[1]
+        mask = step.input_mask(seed, seed_mask)
+        seed = tf.cast(seed, step.fed_spec[1])
         if covariates is not None:
             with tf.control_dependencies(
-                [
-                    tf.debugging.assert_equal(
-                        tf.shape(covariates)[1],
-                        length,
-                        message="`covariates` must cover every step the layer reads: "
-                        "seed_time + steps - 1 (the seed's steps, then each fed-back "
-                        "step but the last).",
-                    )
-                ]
+                [_check_covariates(covariates, seed_time, steps)]
             ):
-                inputs["covariates"] = _time_major(covariates)
+                covariates = _time_major(covariates)
 
+        # Warm-up: the seed's steps.
+        carry = {"outputs": _zeros_like_outputs(seed, step), "state": list(state)}
+        if step.scaled:
+            carry["state"], given_scale = carry["state"][:-1], carry["state"][-1]
+            carry["scale"] = step.readout.series_scale(seed, mask, given_scale)
+        inputs = {"given": _time_major(seed)}
+        if mask is not None:
+            inputs["valid"] = _time_major(mask)
+        if covariates is not None:
+            inputs["covariates"] = covariates[:seed_time]
+
+        def warm_up(t, inputs_t, carry):
+            x = step.encode(
+                inputs_t["given"], inputs_t.get("covariates"), carry.get("scale")
+            )
+            outputs, state = step.advance(x, carry["state"])
+            new = dict(carry, outputs=outputs, state=state)
+            if mask is not None:
+                new = _where(inputs_t["valid"], new, carry)
+            return None, new
+
+        _, carry, _ = _loop.run(
+            warm_up, carry, seed_time, inputs, emitted=None, jit_compile=jit_compile
+        )
+
+        # Free running: each step reads the element drawn from the last one.
+        free_inputs = None
+        if covariates is not None:
+            free_inputs = {"covariates": covariates[seed_time:]}
+        if num_samples is not None:
+            carry = tf.nest.map_structure(lambda x: tf.repeat(x, num_samples, 0), carry)
+            if free_inputs is not None:
+                free_inputs = tf.nest.map_structure(
+                    lambda x: tf.repeat(x, num_samples, 1), free_inputs
+                )
         if random_seed is not None:
             seed_state = tf.stack([random_seed, tf.zeros((), tf.int64)])
-            seed_state = tf.cast(seed_state, generator.state.dtype)
+            carry["seed"] = tf.cast(seed_state, generator.state.dtype)
         else:
-            seed_state = tf.identity(generator.state.value)
-        carry = {"previous": previous, "state": list(state), "seed": seed_state}
+            carry["seed"] = tf.identity(generator.state.value)
         if end_token is not None:
-            carry["done"] = tf.zeros([batch_size], tf.bool)
+            carry["done"] = tf.zeros(tf.shape(carry["outputs"])[:1], tf.bool)
 
-        def one_step(t, inputs_t, carry):
-            reading_seed = t < seed_time
-            value = tf.where(reading_seed, inputs_t["given"], carry["previous"])
-            x = step.encode(value, inputs_t.get("covariates"))
-            outputs, state = step.advance(x, carry["state"])
+        def draw(carry):
+            """The next element, from the last head output; advances the seed."""
             with keras.StatelessScope(
                 state_mapping=[(generator.state, carry["seed"])]
             ) as scope:
-                value = step.feed(outputs, generator)
-            new = {"seed": scope.get_current_value(generator.state)}
+                value = step.feed(carry["outputs"], generator, carry.get("scale"))
+            new = dict(carry, seed=scope.get_current_value(generator.state))
             if new["seed"] is None:  # the readout drew nothing
                 new["seed"] = carry["seed"]
-            if mask is not None:
-                keep = tf.logical_or(inputs_t["valid"], tf.logical_not(reading_seed))
-                state = [
-                    _select(keep, s, c)
-                    for s, c in zip(state, carry["state"], strict=True)
-                ]
-                value = _select(keep, value, carry["previous"])
             if end_token is not None:
-                done = carry["done"]
-                value = tf.where(done, end_token, value)
-                emitting = t >= seed_time - 1
-                new["done"] = tf.logical_or(
-                    done, tf.logical_and(emitting, tf.equal(value, end_token))
-                )
-            new.update(previous=value, state=state)
+                value = tf.where(carry["done"], end_token, value)
+                new["done"] = tf.logical_or(carry["done"], tf.equal(value, end_token))
             return value, new
+
+        def free_run(t, inputs_t, carry):
+            covariates_t = None if inputs_t is None else inputs_t["covariates"]
+            x = step.encode(carry["value"], covariates_t, carry.get("scale"))
+            outputs, state = step.advance(x, carry["state"])
+            value, carry = draw(dict(carry, outputs=outputs, state=state))
+            return value, dict(carry, value=value)
 
         stop = None
         if end_token is not None:
             stop = lambda carry: tf.reduce_all(carry["done"])  # noqa: E731
+        first, carry = draw(carry)
+        carry["value"] = first
         outputs, carry, count = _loop.run(
-            one_step, carry, length, inputs, emitted=previous, stop=stop,
+            free_run, carry, steps - 1, free_inputs, emitted=first, stop=stop,
             jit_compile=jit_compile,
         )  # fmt: skip
-        outputs = outputs[seed_time - 1 :]
+        outputs = tf.concat([first[None], outputs], 0)
         if end_token is not None:
             # Rows stopped early leave the tail uncomputed: fill it with end_token.
             padding = tf.fill(
-                tf.concat([[length - count], tf.shape(previous)], 0), end_token
+                tf.concat([[steps - 1 - count], tf.shape(first)], 0), end_token
             )
             outputs = tf.concat([outputs, padding], 0)
+        outputs = _time_major(outputs)
         if random_seed is None:
             generator.state.assign(carry["seed"])
-        return _time_major(outputs), carry["state"]
+        state = carry["state"] + ([carry["scale"]] if step.scaled else [])
+        if num_samples is not None:
+            outputs = tf.reshape(
+                outputs, tf.concat([[-1, num_samples], tf.shape(outputs)[1:]], 0)
+            )
+        return outputs, state
+
+
+def _check_covariates(covariates, seed_time, steps):
+    """An assertion, in the graph, that covariates cover every step read."""
+    return tf.debugging.assert_equal(
+        tf.shape(covariates)[1],
+        seed_time + steps - 1,
+        message="`covariates` must cover every step the layer reads: "
+        "seed_time + steps - 1 (the seed's steps, then each fed-back step but "
+        "the last).",
+    )
+
+
+def _zeros_like_outputs(seed, step):
+    batch_size = tf.shape(seed)[0]
+    return tf.zeros([batch_size, step.output_size], step.compute_dtype)
+
+
+def _where(keep, new, old):
+    """Per row, the structure `new` where `keep` holds, else `old`."""
+    return tf.nest.map_structure(lambda n, o: _select(keep, n, o), new, old)

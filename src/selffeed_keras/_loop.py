@@ -41,6 +41,7 @@ def run(step, carry, length, inputs=None, *, emitted, stop=None, jit_compile=Fal
             `(length, ...)`, time first: read one slice per step.
         emitted: a nested structure of tensors shaped like one step's
             output (values are ignored): the buffers' dtypes and shapes.
+            None for a loop that emits nothing (`step` returns None).
         stop: None, or callable `carry -> scalar bool`: the loop exits early
             once it holds (it is checked after each step).
         jit_compile: bool. Whether XLA compiles the chunks.
@@ -48,9 +49,9 @@ def run(step, carry, length, inputs=None, *, emitted, stop=None, jit_compile=Fal
     Returns:
         `(outputs, carry, count)`: `outputs` like `emitted` with a leading
         axis of `count`, the steps run (`length` unless stopped early), and
-        the carry after the last of them.
+        the carry after the last of them. `length` may be 0: nothing runs.
     """
-    flat_emitted = tf.nest.flatten(emitted)
+    flat_emitted = [] if emitted is None else tf.nest.flatten(emitted)
     size = _chunk_size(flat_emitted)
     num_chunks = (length + size - 1) // size
     if inputs is not None:
@@ -92,8 +93,17 @@ def run(step, carry, length, inputs=None, *, emitted, stop=None, jit_compile=Fal
         (tf.constant(0), tf.constant(0), carry, buffers),
         maximum_iterations=num_chunks,
     )
+    if emitted is None:
+        return None, carry, count
     outputs = [
-        tf.reshape(b.gather(tf.range(j)), tf.concat([[-1], tf.shape(e)], 0))[:count]
+        # A TensorArray that nothing was written to cannot be gathered.
+        tf.cond(
+            j > 0,
+            lambda b=b, e=e: tf.reshape(
+                b.gather(tf.range(j)), tf.concat([[-1], tf.shape(e)], 0)
+            )[:count],
+            lambda e=e: tf.zeros(tf.concat([[0], tf.shape(e)], 0), e.dtype),
+        )
         for b, e in zip(buffers, flat_emitted, strict=True)
     ]
     return tf.nest.pack_sequence_as(emitted, outputs), carry, count
@@ -106,7 +116,9 @@ def _pad_time(x, padding):
 
 def _chunk_size(flat_emitted):
     """Steps per chunk: at most _MAX_CHUNK, buffers under _CHUNK_BYTES."""
-    step_bytes = tf.add_n([tf.size(e) * e.dtype.size for e in flat_emitted])
+    step_bytes = tf.add_n(
+        [tf.constant(0)] + [tf.size(e) * e.dtype.size for e in flat_emitted]
+    )
     size = tf.minimum(_MAX_CHUNK, _CHUNK_BYTES // tf.maximum(step_bytes, 1))
     return tf.maximum(1, size)
 
@@ -119,7 +131,7 @@ def _run_chunk(step, carry, start, count, size, inputs, emitted, stop):
     """
     buffers = [
         tf.TensorArray(e.dtype, size=size, element_shape=e.shape)
-        for e in tf.nest.flatten(emitted)
+        for e in ([] if emitted is None else tf.nest.flatten(emitted))
     ]
 
     def advance(i, carry, buffers):
@@ -127,7 +139,7 @@ def _run_chunk(step, carry, start, count, size, inputs, emitted, stop):
         if inputs is not None:
             inputs_t = tf.nest.map_structure(lambda x: x[i], inputs)
         value, carry = step(start + i, inputs_t, carry)
-        values = tf.nest.flatten(value)
+        values = [] if emitted is None else tf.nest.flatten(value)
         buffers = [b.write(i, v) for b, v in zip(buffers, values, strict=True)]
         return i + 1, carry, buffers
 

@@ -26,7 +26,13 @@ def input_mask(encoder, inputs, mask):
 class Identity:
     """Feeds the head's output back unchanged: continuous values."""
 
-    def feed(self, outputs, seed):
+    scaled = False
+
+    def feed(self, outputs, seed, scale=None):
+        return outputs
+
+    def emit(self, outputs, scale=None):
+        """What the layer's call returns for head `outputs`."""
         return outputs
 
     def fed_spec(self, output_size, compute_dtype):
@@ -37,15 +43,89 @@ class Identity:
 class Tokens:
     """Feeds back the token id that a sampler picks from the head's logits."""
 
+    scaled = False
+
     def __init__(self, sampler):
         self.sampler = sampler
 
-    def feed(self, logits, seed):
+    def feed(self, logits, seed, scale=None):
         return self.sampler(logits, seed=seed)
+
+    def emit(self, logits, scale=None):
+        """What the layer's call returns: the logits."""
+        return logits
 
     def fed_spec(self, output_size, compute_dtype):
         """The shape of one row of fed-back values, and their dtype."""
         return [], "int32"
+
+
+class Sampled:
+    """Feeds back a draw from the distribution whose parameters the head gives.
+
+    The head output holds `num_features * distribution.num_parameters` raw
+    projections per row. With `scaled`, values are divided by a per-series
+    scale before the cell reads them, and the parameters are scaled back.
+
+    Args:
+        distribution: a `selffeed_keras.distributions.Distribution`.
+        num_features: how many features each value has.
+        scaled: whether the layer scales each series by its mean absolute
+            value.
+        minimum_scale: the scale of a series whose values are all 0 (or
+            masked), and the floor of every scale.
+    """
+
+    def __init__(self, distribution, num_features, scaled, minimum_scale):
+        self.distribution = distribution
+        self.num_features = num_features
+        self.scaled = scaled
+        self.minimum_scale = minimum_scale
+
+    def parameters(self, raw, scale=None):
+        """Constrained (and scaled back) parameters, `(..., features, P)`."""
+        shape = (self.num_features, self.distribution.num_parameters)
+        raw = ops.reshape(raw, (*ops.shape(raw)[:-1], *shape))
+        params = self.distribution.constrain(raw)
+        if scale is not None:
+            params = self.distribution.rescale(params, scale)
+        return params
+
+    def feed(self, raw, seed, scale=None):
+        return self.distribution.sample(self.parameters(raw, scale), seed)
+
+    def emit(self, raw, scale=None):
+        """What the layer's call returns: the parameters, float32."""
+        return self.parameters(raw, scale)
+
+    def fed_spec(self, output_size, compute_dtype):
+        """The shape of one row of fed-back values, and their dtype."""
+        return [self.num_features], "float32"
+
+    def series_scale(self, values, mask, given=None):
+        """Per row and feature, the mean absolute value over valid steps.
+
+        Args:
+            values: `(batch, time, features)`.
+            mask: None or boolean `(batch, time)`.
+            given: None, or `(batch, features)` scales to keep where they
+                are above 0 (a continued call's scale).
+
+        Returns:
+            `(batch, features)` float32 scales, at least `minimum_scale`.
+        """
+        values = ops.abs(ops.cast(values, "float32"))
+        if mask is None:
+            weights = ops.ones_like(values[..., :1])
+        else:
+            weights = ops.cast(mask, "float32")[..., None]
+        total = ops.sum(values * weights, axis=1)
+        count = ops.maximum(ops.sum(weights, axis=1), 1.0)
+        scale = ops.maximum(total / count, self.minimum_scale)
+        scale = ops.where(total > 0, scale, ops.maximum(1.0, self.minimum_scale))
+        if given is not None:
+            scale = ops.where(given > 0, ops.cast(given, "float32"), scale)
+        return scale
 
 
 class Step:
@@ -54,7 +134,8 @@ class Step:
     Args:
         encoder: a layer applied to the value read, or None.
         cell: the RNN cell.
-        head: a layer from the cell output to the head output, or None.
+        head: a layer from the cell output to the head output, a list of
+            layers applied in turn, or None.
         readout: `Identity` or `Tokens`: what is fed back.
         output_size: the width of the head output.
         state_template: the cell's state for a batch of 1, in its own
@@ -74,6 +155,11 @@ class Step:
         self.compute_dtype = compute_dtype
 
     @property
+    def scaled(self):
+        """Whether values are divided by a per-series scale before the cell."""
+        return self.readout.scaled
+
+    @property
     def fed_spec(self):
         """The shape of one row of fed-back values, and their dtype."""
         return self.readout.fed_spec(self.output_size, self.compute_dtype)
@@ -82,13 +168,15 @@ class Step:
         """`mask` and the encoder's own mask of `inputs`, either may be None."""
         return input_mask(self.encoder, inputs, mask)
 
-    def encode(self, value, covariates=None, training=False):
+    def encode(self, value, covariates=None, scale=None, training=False):
         """The cell's input for one step: the encoded value, then covariates.
 
-        A step of its own is never padding; an `Embedding(mask_zero=True)`
-        would still attach a mask that the cell cannot take, hence the
-        identity.
+        With a `scale`, the value is divided by it first. A step of its own
+        is never padding; an `Embedding(mask_zero=True)` would still attach a
+        mask that the cell cannot take, hence the identity.
         """
+        if scale is not None:
+            value = ops.cast(ops.cast(value, "float32") / scale, self.compute_dtype)
         if self.encoder is not None:
             value = tf.identity(self.encoder(value, training=training))
         return self.join(value, covariates)
@@ -103,14 +191,15 @@ class Step:
         """Steps the cell on input `x`; returns `(head output, flat state)`."""
         state = tree.pack_sequence_as(self.state_template, list(flat_state))
         output, state = self.cell(x, state, training=training)
-        if self.head is not None:
-            output = self.head(output, training=training)
+        for head in self.head if isinstance(self.head, list) else [self.head]:
+            if head is not None:
+                output = head(output, training=training)
         new_state = [
             ops.cast(new, old.dtype)
             for new, old in zip(tree.flatten(state), flat_state, strict=True)
         ]
         return ops.cast(output, self.compute_dtype), new_state
 
-    def feed(self, outputs, seed):
+    def feed(self, outputs, seed, scale=None):
         """The value fed back after a step with head `outputs`."""
-        return self.readout.feed(outputs, seed)
+        return self.readout.feed(outputs, seed, scale)

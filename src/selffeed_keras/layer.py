@@ -7,7 +7,15 @@ import keras
 import tensorflow as tf
 from keras import ops, tree
 
-from selffeed_keras import _checks, _feedback, _generate, _step, samplers, schedules
+from selffeed_keras import (
+    _checks,
+    _feedback,
+    _generate,
+    _step,
+    distributions,
+    samplers,
+    schedules,
+)
 
 _CELL_HELP = (
     "`cell` must be a Keras RNN cell (for example `keras.layers.LSTMCell(32)`), "
@@ -19,6 +27,11 @@ _CELL_HELP = (
 # Held by the first calls of `generate` (any layer) while they build the layer
 # and make its generation functions, so that concurrent first calls do it once.
 _FIRST_CALL_LOCK = threading.Lock()
+
+
+# The floor of a series' scale under scaling="mean", and the scale of a series
+# of zeros is 1: a mean below this is taken as no signal, not as a unit.
+_MINIMUM_SCALE = 1e-6
 
 
 def _is_cell(obj):
@@ -124,6 +137,19 @@ class SelfFeedingRNN(keras.layers.Layer):
             its errors compound, and on the exposure-bias benchmark it did
             no better than teacher forcing. Sampled token ids carry no
             gradient either way.
+        distribution: None, or a `selffeed_keras.distributions.Distribution`
+            or its name (`"normal"`, `"student_t"`, `"negative_binomial"`):
+            a probabilistic model. The layer adds its own projection (after
+            `head` when given) to every parameter of every feature, as
+            DeepAR does; called, it returns the parameters, trained with
+            `layer.distribution.loss`, and `generate` feeds back a draw.
+            Not together with a `sampler`. Defaults to None.
+        scaling: None or `"mean"`, with a `distribution`: each series is
+            divided by its mean absolute value (over the inputs in a call,
+            over the seed in `generate`; 1 for a series of zeros) before the
+            cell reads it, and the parameters are scaled back, as DeepAR's
+            mean scaler does. The scale is the last tensor of the state.
+            Defaults to None.
         jit_compile: `"auto"`, True or False. Whether XLA compiles the
             free-running loop of `generate`; measured on 2 CPU cores over
             1,000 steps or more, 1.7 to 18 times faster per step at batch 1
@@ -207,6 +233,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         sampling_probability=0.0,
         backprop_through_feedback=True,
         jit_compile="auto",
+        distribution=None,
+        scaling=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -227,6 +255,15 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "`keras.layers.Embedding(vocab_size, 32)`. Received: "
                 f"sampler={self.sampler!r} with encoder=None."
             )
+        self.distribution = distributions.get(distribution)
+        if self.distribution is not None and self.sampler is not None:
+            raise ValueError(
+                "A layer feeds back either a sampled token (`sampler`) or a draw "
+                "from a distribution (`distribution`), not both. Received: "
+                f"sampler={self.sampler!r} and distribution={self.distribution!r}."
+            )
+        self.scaling = _checks.scaling(scaling, self.distribution)
+        self.projection = None
         self.return_state = _checks.boolean(return_state, "return_state")
         self.random_seed = _checks.optional_seed(random_seed, "random_seed")
         self.seed_generator = keras.random.SeedGenerator(self.random_seed)
@@ -340,7 +377,16 @@ class SelfFeedingRNN(keras.layers.Layer):
             if not self.head.built:
                 self.head.build(y.shape)
             y = self.head.compute_output_spec(y)
-        if not self.is_token_model:
+        if self.distribution is not None:
+            width = inputs_shape[-1] * self.distribution.num_parameters
+            if self.projection is None:
+                self.projection = keras.layers.Dense(
+                    width, dtype=self.dtype_policy, name="projection"
+                )
+            if not self.projection.built:
+                self.projection.build(y.shape)
+            y = self.projection.compute_output_spec(y)
+        elif not self.is_token_model:
             _checks.feedback_width(inputs_shape, y.shape)
         self._input_shape = inputs_shape
         self._num_covariates = num_covariates
@@ -348,13 +394,21 @@ class SelfFeedingRNN(keras.layers.Layer):
         self._step = self._make_step()
 
     def _make_step(self):
-        readout = (
-            _step.Identity() if self.sampler is None else _step.Tokens(self.sampler)
-        )
+        if self.distribution is not None:
+            readout = _step.Sampled(
+                self.distribution,
+                self._input_shape[-1],
+                scaled=self.scaling == "mean",
+                minimum_scale=_MINIMUM_SCALE,
+            )
+        elif self.sampler is not None:
+            readout = _step.Tokens(self.sampler)
+        else:
+            readout = _step.Identity()
         return _step.Step(
             self.encoder,
             self.rnn.cell,
-            self.head,
+            [self.head, self.projection],
             readout,
             self._output_size,
             self._state_template(1),
@@ -403,6 +457,16 @@ class SelfFeedingRNN(keras.layers.Layer):
             (TensorShape([2, 6, 1]), [TensorShape([2, 4])])
         """
         _checks.call_covariates(covariates, inputs, self._num_covariates)
+        scale = None
+        if self._step.scaled:
+            given = None
+            if initial_state is not None:
+                initial_state, given = list(initial_state[:-1]), initial_state[-1]
+            mask = _step.input_mask(self.encoder, inputs, mask)
+            scale = self._step.readout.series_scale(inputs, mask, given)
+            inputs = ops.cast(
+                ops.cast(inputs, "float32") / scale[:, None], self.compute_dtype
+            )
         x, mask = self._encode(inputs, mask, training)
         batch_size = ops.shape(x)[0]
         state = (
@@ -412,7 +476,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         )
         if training and self._feedback_in_training:
             outputs, state = self._run_with_feedback(
-                x, covariates, state, mask, training
+                x, covariates, state, mask, training, scale
             )
         else:
             self._traced_teacher_forced_training |= bool(training)
@@ -423,12 +487,16 @@ class SelfFeedingRNN(keras.layers.Layer):
                 training=training,
             )
             outputs = self._head(sequence, training)
-        outputs = ops.cast(outputs, self.compute_dtype)
+        outputs = self._step.readout.emit(
+            ops.cast(outputs, self.compute_dtype),
+            None if scale is None else scale[:, None],
+        )
         if self.return_state:
-            return outputs, self._cast_state(state)
+            state = self._cast_state(state)
+            return outputs, state + ([scale] if scale is not None else [])
         return outputs
 
-    def _run_with_feedback(self, x, covariates, state, mask, training):
+    def _run_with_feedback(self, x, covariates, state, mask, training, scale):
         shape = ops.shape(x)[:2]
         coins = keras.random.uniform(shape, seed=self.seed_generator)
         coins = coins < ops.cast(self._next_probability(), coins.dtype)
@@ -446,6 +514,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             output_size=self._output_size,
             stop_gradient=not self.backprop_through_feedback,
             dtype=self.dtype_policy,
+            scale=scale,
         )
 
     def _cast_state(self, state):
@@ -550,9 +619,10 @@ class SelfFeedingRNN(keras.layers.Layer):
         return self.encoder(inputs, training=training), mask
 
     def _head(self, cell_output, training=False):
-        if self.head is None:
-            return cell_output
-        return self.head(cell_output, training=training)
+        for head in (self.head, self.projection):
+            if head is not None:
+                cell_output = head(cell_output, training=training)
+        return cell_output
 
     # ------------------------------------------------------------------ state
 
@@ -560,7 +630,15 @@ class SelfFeedingRNN(keras.layers.Layer):
         return self.rnn.get_initial_state(batch_size)
 
     def _num_states(self):
-        return len(tree.flatten(self._state_template(1)))
+        scales = 1 if self.scaling == "mean" else 0
+        return len(tree.flatten(self._state_template(1))) + scales
+
+    def _flat_template(self, batch_size):
+        """The zero state as a flat list, with a scale of 0 ("from the seed")."""
+        template = tree.flatten(self._state_template(batch_size))
+        if self.scaling == "mean":
+            template.append(ops.zeros((batch_size, self._input_shape[-1]), "float32"))
+        return template
 
     def _pack_state(self, flat_state, batch_size):
         return tree.pack_sequence_as(
@@ -580,6 +658,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         end_token=None,
         random_seed=None,
         return_state=False,
+        num_samples=None,
     ):
         """Generates the `steps` elements that follow `seed`, on its own outputs.
 
@@ -622,11 +701,24 @@ class SelfFeedingRNN(keras.layers.Layer):
                 seed generator and advances it.
             return_state: bool. If True, also return the state that produced
                 the last element, ready for `initial_state`.
+            num_samples: optional positive int or scalar integer tensor, for
+                a layer whose feedback is random (a `distribution`, or a
+                random sampler): how many sample paths per row. The seed is
+                read once per row; its state is repeated and every path
+                draws its own elements, all `batch * num_samples` rows in
+                the same compiled loop. A new `num_samples` does not
+                retrace, but under XLA it is a new batch size, which
+                compiles the loop's chunk anew.
 
         Returns:
-            `(batch, steps, features)` values for continuous models, or
-            `(batch, steps)` int32 token ids. With `return_state=True`,
-            `(outputs, state)` with `state` a flat list of tensors.
+            `(batch, steps, features)` values for continuous models (float32
+            draws for a `distribution`), or `(batch, steps)` int32 token ids;
+            with `num_samples`, an axis of paths after the batch axis:
+            `(batch, num_samples, steps, ...)`. With `return_state=True`,
+            `(outputs, state)` with `state` a flat list of tensors, one row
+            per path (`batch * num_samples` rows, each row's paths next to
+            each other): a `(batch * num_samples, 1, features)` seed without
+            `num_samples` continues every path.
 
         Raises:
             ValueError: for a `steps` below 1, a seed of the wrong rank or
@@ -670,19 +762,34 @@ class SelfFeedingRNN(keras.layers.Layer):
                     )
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
-        template = tree.flatten(self._state_template(ops.shape(seed)[0]))
+        template = self._flat_template(ops.shape(seed)[0])
         state = _checks.initial_state(initial_state, template)
         end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
+        num_samples = _checks.num_samples(num_samples, self._deterministic_feedback())
 
-        key = (seed_mask is not None, end_token is not None, random_seed is not None)
-        args = [seed, state, steps]
-        for optional in (covariates, seed_mask, end_token, random_seed):
-            if optional is not None:
-                args.append(optional)
+        options = {
+            "covariates": covariates,
+            "seed_mask": seed_mask,
+            "end_token": end_token,
+            "random_seed": random_seed,
+            "num_samples": num_samples,
+        }
+        key = tuple(name for name, value in options.items() if value is not None)
+        args = [seed, state, steps] + [options[name] for name in key]
         outputs, state = self._generation_functions()(key, args)
         return (outputs, state) if return_state else outputs
+
+    def _deterministic_feedback(self):
+        """What makes the fed-back value deterministic, or None if it is random."""
+        if self.distribution is not None:
+            return None
+        if self.sampler is None:
+            return "continuous feedback (sampler=None, distribution=None)"
+        if isinstance(self.sampler, samplers.GreedySampler):
+            return f"sampler={self.sampler!r}"
+        return None
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""
@@ -698,7 +805,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             )
             state_specs = [
                 tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
-                for s in tree.flatten(self._state_template(1))
+                for s in self._flat_template(1)
             ]
             self._generation = _generate.Generation(
                 self._step,
@@ -745,6 +852,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             ),
             "backprop_through_feedback": self.backprop_through_feedback,
             "jit_compile": self.jit_compile,
+            "distribution": serialize(self.distribution),
+            "scaling": self.scaling,
         }
 
     @classmethod
@@ -758,8 +867,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             A new, unbuilt `SelfFeedingRNN`.
         """
         config = dict(config)
-        for key in ("cell", "head", "encoder", "sampler"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("cell", "head", "encoder", "sampler", "distribution"):
+            if key in config:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         if isinstance(config.get("sampling_probability"), dict):
             config["sampling_probability"] = schedules.get(
                 config["sampling_probability"]

@@ -34,7 +34,7 @@ teacher-forced on windows of the training part (`BUDGETS`: 8 epochs of 94
 batches on taylor, a few minutes here).
 
     python benchmarks/forecast.py          # the full tables, several minutes
-    python benchmarks/forecast.py --quick  # tiny budgets, a smoke test
+    python benchmarks/forecast.py --quick  # tiny budgets, 3 windows: a smoke test
 """
 
 import argparse
@@ -280,6 +280,21 @@ def deepar(series, rng, batches):
     return np.stack(paths), fit_s, float(np.median(times))
 
 
+def deepar_prediction_seconds(repeats=5):
+    """Median seconds of DeepAR's 100 paths of 48 steps for one series.
+
+    For `benchmarks/generate.py`: prediction time does not depend on how well
+    the model was trained, so it trains for 4 batches only (Taylor's training
+    part, context 336). None when GluonTS is not installed.
+    """
+    if gluonts is None:
+        return None
+    series = taylor()
+    series.origins = series.origins[:1] * repeats
+    _, _, predict_s = deepar(series, np.random.default_rng(0), 4)
+    return predict_s
+
+
 def selffeeding(series, rng, epochs):
     """SelfFeedingRNN(LSTMCell(40)), Student-t, mean scaling, covariates."""
     keras.utils.set_random_seed(0)
@@ -394,7 +409,9 @@ def bench(series, quick):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny budgets, 3 windows a series"
+    )
     args = parser.parse_args()
     print("# forecast: probabilistic forecasts on real data\n")
     environment()
@@ -410,6 +427,8 @@ def main():
     )
     for load in (taylor, co2):
         series = load()
+        if args.quick:
+            series.origins = series.origins[:3]
         print(
             f"## {series.name}: {len(series.values):,} values, "
             f"{len(series.origins)} windows of {series.horizon} steps from a "

@@ -24,8 +24,9 @@ context of a later origin. The metrics, averaged over all windows and steps:
 The methods: a seasonal-naive forecast whose paths add blocks of its own
 training residuals; statsmodels' ARIMA on seasonal differences (an
 ARIMA(2,0,1) on `y[t] - y[t - period]`, fitted once, re-filtered at each
-origin and simulated); statsmodels' ETS (co2 only: with a seasonal period of
-336 it does not fit in minutes); GluonTS' DeepAR (torch, when installed: the
+origin and simulated); statsmodels' ETS (co2 only: not tried with a seasonal
+period of 336, whose initial states it would estimate as 336 parameters);
+GluonTS' DeepAR (torch, when installed: the
 `bench` extra), with the same context and horizon and
 `num_parallel_samples=100`, trained on 100 batches (its default is 5,000:
 see `BUDGETS`); and `SelfFeedingRNN(LSTMCell(40),

@@ -61,6 +61,7 @@ def test_forecast_benchmark_runs_quick():
         "| seasonal naive + residual blocks | ",
         "| statsmodels ARIMA(2,0,1) on seasonal differences | ",
         "| SelfFeedingRNN LSTMCell(40), Student-t | ",
+        "| the same, scheduled sampling 0.3 | ",
     ]:
         assert text in result.stdout
     assert "TensorFlow" in result.stdout and "cores" in result.stdout

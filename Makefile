@@ -95,6 +95,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/exposure_bias.py
+	$(BIN)/python benchmarks/forecast.py
 
 # Re-executes the notebooks in place, so their committed outputs are fresh.
 # capture_fd_output=False keeps TensorFlow's C++ start-up logs out of them.

@@ -45,3 +45,26 @@ def test_benchmark_runs_quick(script, expected):
     for text in expected:
         assert text in result.stdout
     assert "TensorFlow" in result.stdout and "cores" in result.stdout
+
+
+@pytest.mark.slow
+def test_forecast_benchmark_runs_quick():
+    """A minute or two: statsmodels fits and a training epoch on real data."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "forecast.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for text in [
+        "## taylor: 4,032 values",
+        "## co2: 526 values",
+        "| seasonal naive + residual blocks | ",
+        "| statsmodels ARIMA(2,0,1) on seasonal differences | ",
+        "| SelfFeedingRNN LSTMCell(40), Student-t | ",
+        "| the same, scheduled sampling 0.3 | ",
+    ]:
+        assert text in result.stdout
+    assert "TensorFlow" in result.stdout and "cores" in result.stdout

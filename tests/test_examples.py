@@ -20,10 +20,13 @@ def code_blocks():
     for page in PAGES:
         for number, match in enumerate(BLOCK.finditer(page.read_text()), 1):
             reason = match["reason"]
+            marks = [pytest.mark.skip(reason=reason)] if reason else []
+            if page.parent != ROOT:
+                # The docs' examples train small models for seconds each:
+                # CI runs them (`make test-slow`); `make test` runs the README's.
+                marks.append(pytest.mark.slow)
             yield pytest.param(
-                match["code"],
-                id=f"{page.relative_to(ROOT)}#{number}",
-                marks=[pytest.mark.skip(reason=reason)] if reason else [],
+                match["code"], id=f"{page.relative_to(ROOT)}#{number}", marks=marks
             )
 
 
@@ -34,6 +37,8 @@ def test_there_are_examples():
 def test_a_block_not_run_names_the_test_that_runs_its_code():
     for block in code_blocks():
         for mark in block.marks:
+            if mark.name != "skip":
+                continue
             reason = mark.kwargs["reason"]
             test_file = re.search(r"tests/test_\w+\.py", reason)
             assert test_file and (ROOT / test_file[0]).is_file(), reason

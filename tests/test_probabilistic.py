@@ -125,6 +125,7 @@ def test_a_random_sampler_draws_token_paths():
     assert len({tuple(p) for p in paths.numpy()[0]}) > 1
 
 
+@pytest.mark.slow  # trains or exports: seconds, run by CI
 def test_export_serves_sample_paths_with_num_samples_and_random_seed(tmp_path):
     layer = prob_layer("student_t", scaling="mean")
     y = positive_series(batch=2)
@@ -149,6 +150,7 @@ def test_export_serves_sample_paths_with_num_samples_and_random_seed(tmp_path):
     assert served.paths(y, 8, 50, 1).shape == (2, 50, 8, 1)
 
 
+@pytest.mark.slow  # trains or exports: seconds, run by CI
 def test_a_compiled_model_saves_and_loads_with_its_loss(tmp_path):
     layer = prob_layer("negative_binomial", scaling="mean")
     model = keras.Sequential([keras.Input((None, 1)), layer])
@@ -171,6 +173,7 @@ def test_a_compiled_model_saves_and_loads_with_its_loss(tmp_path):
     )
 
 
+@pytest.mark.slow  # trains or exports: seconds, run by CI
 def test_training_on_own_draws_with_covariates_and_mixed_precision():
     layer = prob_layer("student_t", scaling="mean", sampling_probability=0.5)
     y_in, x_in = keras.Input((None, 1)), keras.Input((None, 2))

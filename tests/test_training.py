@@ -128,7 +128,11 @@ def fit_once(layer, x, **compile_kwargs):
     ],
     ids=["stacked", "dropout-schedule", "stacked-dropout", "lstm-layer"],
 )
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize(
+    # Under XLA each case compiles its training step for seconds: run by CI.
+    "jit_compile",
+    [False, pytest.param(True, marks=pytest.mark.slow)],
+)
 def test_fit_and_evaluate_on_own_outputs(make, jit_compile):
     layer = make()
     losses = fit_once(layer, sine_seed(batch=8, time=12), jit_compile=jit_compile)

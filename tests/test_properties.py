@@ -24,6 +24,10 @@ from hypothesis import strategies as st
 import selffeed_keras
 from selffeed_keras import SelfFeedingRNN
 
+# Hypothesis draws dozens of cases per property, each generating with XLA:
+# about a minute in all, run by `make test-slow` (CI), not `make test`.
+pytestmark = pytest.mark.slow
+
 FULL_CHUNK = selffeed_keras._loop._MAX_CHUNK
 CHUNK = 8
 BATCH = 3

@@ -213,14 +213,19 @@ def seed(value, token_model, dtype):
                 f"sampler. Received: seed.dtype={value.dtype.name}."
             )
         return tf.cast(value, tf.int32)
-    if value.dtype == tf.bool or not (
-        value.dtype.is_floating or value.dtype.is_integer
-    ):
-        raise TypeError(
-            "`seed` must hold real numbers (floats), since the layer has no "
-            f"sampler. Received: seed.dtype={value.dtype.name}."
-        )
+    real_numbers(
+        value.dtype, "seed", "real numbers (floats), since the layer has no sampler"
+    )
     return tf.cast(value, dtype)
+
+
+def real_numbers(dtype, name, what="real numbers (floats or integers)"):
+    """Raises `TypeError` unless `dtype` holds real numbers (not bool)."""
+    dtype = tf.as_dtype(dtype)
+    if dtype == tf.bool or not (dtype.is_floating or dtype.is_integer):
+        raise TypeError(
+            f"`{name}` must hold {what}. Received: {name}.dtype={dtype.name}."
+        )
 
 
 def seed_features(value, input_shape):
@@ -347,15 +352,6 @@ def _presence(value, num_covariates, where):
         )
 
 
-def _covariates_dtype(dtype):
-    dtype = tf.as_dtype(dtype)
-    if dtype == tf.bool or not (dtype.is_floating or dtype.is_integer):
-        raise TypeError(
-            "`covariates` must hold real numbers (floats or integers). "
-            f"Received: covariates.dtype={dtype.name}."
-        )
-
-
 def call_covariates(value, inputs, num_covariates):
     """Raises unless `value` fits a call on `inputs` of a layer built so."""
     _presence(value, num_covariates, "calling it")
@@ -367,7 +363,7 @@ def call_covariates(value, inputs, num_covariates):
             f"`covariates` must have shape (batch, time, {num_covariates}). "
             f"Received: covariates.shape={shape}."
         )
-    _covariates_dtype(value.dtype)
+    real_numbers(value.dtype, "covariates")
     expected = tuple(inputs.shape[:2]) + (num_covariates,)
     known = zip(expected, shape, strict=True)
     if any(e is not None and r is not None and e != r for e, r in known):
@@ -390,7 +386,7 @@ def generate_covariates(value, seed, steps, num_covariates, built, dtype):
             "`covariates` must have shape (batch, seed_time + steps - 1, "
             f"num_covariates). Received: covariates.shape={tuple(value.shape)}."
         )
-    _covariates_dtype(value.dtype)
+    real_numbers(value.dtype, "covariates")
     batch, seed_time = seed.shape[0], seed.shape[1]
     if value.shape[0] != batch:
         raise ValueError(

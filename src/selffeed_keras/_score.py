@@ -22,25 +22,18 @@ def values(value, seed, dtype):
     """Returns a continuation of values `(batch, steps, features)`, or raises."""
     value = _checks.as_tensor(value, "continuation")
     expected = (seed.shape[0], None, *seed.shape[2:])
-    if value.shape.rank != 3 or value.shape[1] == 0 or value.shape[0] != expected[0]:
-        raise ValueError(
-            f"`continuation` must have shape {expected}: one row per seed row, "
-            "at least one step, the seed's features. Received: "
-            f"continuation.shape={tuple(value.shape)}."
-        )
-    if tuple(value.shape[2:]) != tuple(seed.shape[2:]):
-        raise ValueError(
-            f"`continuation` must have shape {expected}: one row per seed row, "
-            "at least one step, the seed's features. Received: "
-            f"continuation.shape={tuple(value.shape)}."
-        )
-    if value.dtype == tf.bool or not (
-        value.dtype.is_floating or value.dtype.is_integer
+    if (
+        value.shape.rank != 3
+        or value.shape[1] == 0
+        or value.shape[0] != expected[0]
+        or tuple(value.shape[2:]) != tuple(seed.shape[2:])
     ):
-        raise TypeError(
-            "`continuation` must hold real numbers, as the seed does. "
-            f"Received: continuation.dtype={value.dtype.name}."
+        raise ValueError(
+            f"`continuation` must have shape {expected}: one row per seed row, "
+            "at least one step, the seed's features. Received: "
+            f"continuation.shape={tuple(value.shape)}."
         )
+    _checks.real_numbers(value.dtype, "continuation", "real numbers, as the seed does")
     return tf.cast(value, dtype)
 
 

@@ -21,7 +21,11 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
             [
                 "| generate | ",
                 "| compiled-step loop | ",
-                "## Warm-up pass over the seed",
+                "## Warm-up over the seed",
+                "## The cost of one call",
+                "## The first call of a fresh process",
+                "## Covariates",
+                "## Sample paths",
                 "| traces |",
                 "## Long generation: peak memory",
             ],

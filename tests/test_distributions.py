@@ -5,15 +5,8 @@ import scipy.stats
 import tensorflow as tf
 from scipy.special import digamma
 
-from selffeed_keras import distributions, losses
-from selffeed_keras.distributions import (
-    NegativeBinomial,
-    Normal,
-    StudentT,
-    _box_muller,
-    _standard_gamma,
-    _uniforms,
-)
+from selffeed_keras import _draws, distributions, losses
+from selffeed_keras.distributions import NegativeBinomial, Normal, StudentT
 
 ALL = [Normal(), StudentT(), NegativeBinomial()]
 # Strict lower bounds of the constrained parameters, by name.
@@ -335,18 +328,18 @@ def test_many_draws_follow_the_distribution(distribution, row):
 @pytest.mark.parametrize("shape", [0.1, 0.3, 1.0, 4.5, 1e3, 1e6])
 def test_gamma_draws_follow_scipy(shape):
     n = 20_000
-    u = _uniforms(17, (n,), seed=3)
-    normals = _box_muller(u[:4], u[4:8])
+    u = _draws.uniforms(17, (n,), seed=3)
+    normals = _draws.box_muller(u[:4], u[4:8])
     alpha = keras.ops.full((n,), shape)
-    draws = _standard_gamma(alpha, normals, u[8:16], u[16]).numpy()
+    draws = _draws.standard_gamma(alpha, normals, u[8:16], u[16]).numpy()
     law = scipy.stats.gamma(shape)
     assert abs(draws.mean() - law.mean()) < 5 * law.std() / np.sqrt(n)
     assert scipy.stats.kstest(draws, law.cdf).pvalue > 1e-3
 
 
 def test_box_muller_gives_standard_normals():
-    u = _uniforms(2, (1, 20_000), seed=8)
-    for z in _box_muller(u[0], u[1]):  # the cosine and sine halves
+    u = _draws.uniforms(2, (1, 20_000), seed=8)
+    for z in _draws.box_muller(u[0], u[1]):  # the cosine and sine halves
         assert scipy.stats.kstest(z.numpy(), "norm").pvalue > 1e-3
 
 

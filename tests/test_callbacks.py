@@ -64,7 +64,7 @@ def test_retraces_once_after_teacher_forced_fit():
     model.fit(x[:, :-1], x[:, 1:], epochs=1, verbose=0)  # traced teacher-forced
     callback = callbacks.ScheduledSampling(1.0)
     model.fit(x[:, :-1], x[:, 1:], epochs=1, callbacks=[callback], verbose=0)
-    assert layer._feedback_in_training
+    assert layer._switch.feedback_in_training
 
 
 def test_errors():

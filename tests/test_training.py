@@ -170,7 +170,28 @@ def test_schedule_on_the_layer_advances_per_training_step():
     model.compile("sgd", "mse")
     model.fit(x[:, :-1], x[:, 1:], epochs=3, batch_size=4, verbose=0)  # 6 steps
     assert layer.current_sampling_probability == 1.0  # schedule(5), clipped
-    assert int(layer._training_steps.numpy()) == 6
+    assert int(layer._switch.steps.numpy()) == 6
+
+
+def test_checkpoint_restores_the_probability_and_the_schedules_step(tmp_path):
+    # A run resumed from a `tf.train.Checkpoint` (the multi-worker how-to)
+    # goes on with the schedule where it stopped.
+    layer = continuous_layer(
+        "gru_cell", sampling_probability=schedules.Linear(0.0, 1.0, steps=8)
+    )
+    x = sine_seed(batch=4, time=6)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.compile("sgd", "mse")
+    model.fit(x[:, :-1], x[:, 1:], epochs=3, batch_size=4, verbose=0)
+    path = tf.train.Checkpoint(layer=layer).write(str(tmp_path / "ckpt"))
+
+    fresh = continuous_layer(
+        "gru_cell", sampling_probability=schedules.Linear(0.0, 1.0, steps=8)
+    )
+    fresh(x[:, :-1])  # built, so that the restore is immediate
+    tf.train.Checkpoint(layer=fresh).read(path).assert_consumed()
+    assert int(fresh._switch.steps.numpy()) == 3
+    assert fresh.current_sampling_probability == pytest.approx(2 / 8)
 
 
 def test_token_model_trains_with_scheduled_sampling():

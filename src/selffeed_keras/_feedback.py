@@ -1,4 +1,8 @@
-"""Training on the model's own outputs: the cell that mixes truth and feedback.
+"""Training on the model's own outputs: the switch, the coins and the cell.
+
+`Switch` holds what `sampling_probability` sets in training: the value in
+use, a schedule's count of training steps, the per-row coins drawn from them,
+and whether the training step traces the feedback path at all.
 
 `FeedbackCell` wraps a `Step` into one RNN cell whose state also carries the
 previous head output. At each step it reads either the true (already
@@ -8,10 +12,73 @@ step either way. Run by a `keras.layers.RNN`, it gets Keras' masking,
 unrolling and compiled loop.
 """
 
+import warnings
+
 import keras
 from keras import ops, tree
 
-from selffeed_keras import _keras_private
+from selffeed_keras import _keras_private, schedules
+
+
+class Switch:
+    """The probability of feeding back own outputs in training, and its path.
+
+    `probability` and `steps` are the layer's non-trainable variables: the
+    value in use and the count of training steps that a schedule reads.
+    Changing them never retraces. `feedback_in_training` is read when the
+    training step is traced: only a layer that may feed back traces the
+    feedback path, so that plain teacher forcing keeps the recurrent layer's
+    fast kernels. Turning it on after a teacher-forced training step was
+    traced needs that step traced again.
+    """
+
+    def __init__(self, given, probability, steps, layer_name):
+        self.given = given
+        self.probability = probability
+        self.steps = steps
+        self.feedback_in_training = isinstance(given, schedules.Schedule) or given > 0
+        self.traced_teacher_forced = False
+        self._layer_name = layer_name
+
+    def coins(self, shape, seed_generator):
+        """Boolean `(batch, time)`: where a row reads its own previous output.
+
+        Advances a schedule by one training step. The first step never feeds
+        back: there is no previous output yet.
+        """
+        if isinstance(self.given, schedules.Schedule):
+            self.probability.assign(self.given(self.steps))
+            self.steps.assign_add(1)
+        coins = keras.random.uniform(shape, seed=seed_generator)
+        coins = coins < ops.cast(self.probability, coins.dtype)
+        return ops.logical_and(coins, ops.arange(shape[1])[None, :] > 0)
+
+    def enable(self):
+        """Turns the feedback path on; returns whether it was off."""
+        was_off = not self.feedback_in_training
+        self.feedback_in_training = True
+        return was_off
+
+    def set(self, value):
+        """Sets the value in use; see `SelfFeedingRNN.set_sampling_probability`."""
+        if isinstance(self.given, schedules.Schedule):
+            raise ValueError(
+                "This layer's `sampling_probability` is a schedule that sets the "
+                "value at every training step; set a float `sampling_probability` "
+                "to drive it from outside. Received: sampling_probability="
+                f"{self.given!r}."
+            )
+        self.probability.assign(value)
+        if value > 0 and self.enable() and self.traced_teacher_forced:
+            warnings.warn(
+                f"Layer {self._layer_name!r} was traced for teacher-forced "
+                f"training; sampling_probability={value} applies once its "
+                "training step is traced again: call "
+                "`model.make_train_function(force=True)` or `model.compile(...)`. "
+                "The `selffeed_keras.callbacks.ScheduledSampling` callback does "
+                "it for you.",
+                stacklevel=3,
+            )
 
 
 class FeedbackCell(keras.layers.Layer):

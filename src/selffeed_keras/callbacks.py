@@ -74,8 +74,7 @@ class ScheduledSampling(keras.callbacks.Callback):
                     f"(sampling_probability={layer.sampling_probability!r}); use "
                     "either that or this callback, not both."
                 )
-            retrace |= not layer._feedback_in_training
-            layer._feedback_in_training = True
+            retrace |= layer._switch.enable()
         self._set(0)
         if retrace:
             self.model.make_train_function(force=True)

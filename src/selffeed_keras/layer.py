@@ -1,7 +1,6 @@
 """SelfFeedingRNN: one set of weights for teacher forcing and free running."""
 
 import threading
-import warnings
 
 import keras
 import tensorflow as tf
@@ -278,7 +277,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             backprop_through_feedback, "backprop_through_feedback"
         )
         # The probability in use, and the count of training steps that a
-        # schedule reads: variables, so that changes never retrace.
+        # schedule reads: variables, so that changes never retrace. Attributes
+        # of the layer, so that `tf.train.Checkpoint` saves them.
         self._probability = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(
@@ -296,15 +296,13 @@ class SelfFeedingRNN(keras.layers.Layer):
             aggregation="only_first_replica",
             name="training_steps",
         )
-        # Python flags read when the training step is traced: the feedback
-        # path is traced only for layers that may use it, so that plain
-        # teacher forcing keeps the recurrent layer's fast kernels.
-        self._feedback_in_training = (
-            isinstance(self.sampling_probability, schedules.Schedule)
-            or self.sampling_probability > 0
+        self._switch = _feedback.Switch(
+            self.sampling_probability,
+            self._probability,
+            self._training_steps,
+            self.name,
         )
-        _beam.check_training(self.sampler, self._feedback_in_training)
-        self._traced_teacher_forced_training = False
+        _beam.check_training(self.sampler, self._switch.feedback_in_training)
         self.jit_compile = _checks.jit_compile(jit_compile)
         self.supports_masking = True
 
@@ -316,7 +314,8 @@ class SelfFeedingRNN(keras.layers.Layer):
     @sampler.setter
     def sampler(self, value):
         value = samplers.get(value)
-        _beam.check_training(value, getattr(self, "_feedback_in_training", False))
+        switch = getattr(self, "_switch", None)
+        _beam.check_training(value, switch is not None and switch.feedback_in_training)
         previous = getattr(self, "_sampler", value)
         if (value is None) != (previous is None):
             raise ValueError(
@@ -480,12 +479,12 @@ class SelfFeedingRNN(keras.layers.Layer):
             if initial_state is None
             else self._pack_state(initial_state, batch_size)
         )
-        if training and self._feedback_in_training:
+        if training and self._switch.feedback_in_training:
             outputs, state = self._run_with_feedback(
                 x, covariates, state, mask, training, scale
             )
         else:
-            self._traced_teacher_forced_training |= bool(training)
+            self._switch.traced_teacher_forced |= bool(training)
             sequence, *state = self.rnn(
                 self._step.join(x, covariates),
                 initial_state=state,
@@ -503,10 +502,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         return outputs
 
     def _run_with_feedback(self, x, covariates, state, mask, training, scale):
-        shape = ops.shape(x)[:2]
-        coins = keras.random.uniform(shape, seed=self.seed_generator)
-        coins = coins < ops.cast(self._next_probability(), coins.dtype)
-        coins = ops.logical_and(coins, ops.arange(shape[1])[None, :] > 0)
+        coins = self._switch.coins(ops.shape(x)[:2], self.seed_generator)
         return _feedback.run_with_feedback(
             self._step,
             self.rnn,
@@ -529,14 +525,6 @@ class SelfFeedingRNN(keras.layers.Layer):
             ops.cast(s, t.dtype)
             for s, t in zip(tree.flatten(state), template, strict=True)
         ]
-
-    def _next_probability(self):
-        """The probability for this training step; advances a schedule."""
-        if not isinstance(self.sampling_probability, schedules.Schedule):
-            return self._probability
-        self._probability.assign(self.sampling_probability(self._training_steps))
-        self._training_steps.assign_add(1)
-        return self._probability
 
     def set_sampling_probability(self, value):
         """Sets the probability of feeding back own outputs in training.
@@ -562,33 +550,14 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> layer.current_sampling_probability
             0.25
         """
-        if isinstance(self.sampling_probability, schedules.Schedule):
-            raise ValueError(
-                "This layer's `sampling_probability` is a schedule that sets the "
-                "value at every training step; set a float `sampling_probability` "
-                "to drive it from outside. Received: sampling_probability="
-                f"{self.sampling_probability!r}."
-            )
         value = _checks.probability(value, "value")
         _beam.check_training(self.sampler, value > 0)
-        self._probability.assign(value)
-        if value > 0 and not self._feedback_in_training:
-            self._feedback_in_training = True
-            if self._traced_teacher_forced_training:
-                warnings.warn(
-                    f"Layer {self.name!r} was traced for teacher-forced training; "
-                    f"sampling_probability={value} applies once its training step "
-                    "is traced again: call `model.make_train_function(force=True)` "
-                    "or `model.compile(...)`. The "
-                    "`selffeed_keras.callbacks.ScheduledSampling` callback does it "
-                    "for you.",
-                    stacklevel=2,
-                )
+        self._switch.set(value)
 
     @property
     def current_sampling_probability(self):
         """The probability in use at the next training step, as a float."""
-        return float(self._probability.numpy())
+        return float(self._switch.probability.numpy())
 
     def compute_mask(self, inputs, mask=None):
         """Returns the mask of the outputs: the input mask, encoder's included.

@@ -8,6 +8,7 @@ methods of the same row, measured in the same run.
 
     python benchmarks/generate.py          # the full tables, a few minutes
     python benchmarks/generate.py --quick  # a tiny configuration, seconds
+    python benchmarks/generate.py --only per-call first-call  # some sections
 """
 
 import argparse
@@ -711,11 +712,33 @@ FULL = [
 QUICK = [("sine", 8, 1, 10, None), ("chars", 8, 2, 10, "random")]
 
 
+# The sections of the report, in order: name -> (title, function).
+SECTIONS = {
+    "methods": ("Steady state, all methods", bench_methods),
+    "warm-up": ("Warm-up over the seed (compiled with the loop)", bench_warm_up),
+    "per-call": ("The cost of one call", bench_per_call),
+    "first-call": ("The first call of a fresh process", bench_first_call),
+    "covariates": ("Covariates", bench_covariates),
+    "paths": ("Sample paths", bench_paths),
+    "tracing": ("Tracing and compiling: first call, then new lengths", bench_tracing),
+    "memory": (
+        "Long generation: peak memory (sine, LSTMCell(32), batch 1)",
+        bench_memory,
+    ),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny configuration")
     parser.add_argument("--peak-memory", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--first-call", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(SECTIONS),
+        help="run only these sections, in this order (default: all)",
+    )
     args = parser.parse_args()
     if args.peak_memory:
         peak_memory(args.peak_memory)
@@ -725,23 +748,14 @@ def main():
         return
     print("# generate: per-step cost of free running\n")
     environment()
-    print("## Steady state, all methods\n")
-    print(SKIPPED + "\n")
-    bench_methods(QUICK if args.quick else FULL, args.quick)
-    print("## Warm-up over the seed (compiled with the loop)\n")
-    bench_warm_up(args.quick)
-    print("## The cost of one call\n")
-    bench_per_call(args.quick)
-    print("## The first call of a fresh process\n")
-    bench_first_call(args.quick)
-    print("## Covariates\n")
-    bench_covariates(args.quick)
-    print("## Sample paths\n")
-    bench_paths(args.quick)
-    print("## Tracing and compiling: first call, then new lengths\n")
-    bench_tracing(args.quick)
-    print("## Long generation: peak memory (sine, LSTMCell(32), batch 1)\n")
-    bench_memory(args.quick)
+    for name in args.only or SECTIONS:
+        title, bench = SECTIONS[name]
+        print(f"## {title}\n")
+        if name == "methods":
+            print(SKIPPED + "\n")
+            bench(QUICK if args.quick else FULL, args.quick)
+        else:
+            bench(args.quick)
 
 
 if __name__ == "__main__":

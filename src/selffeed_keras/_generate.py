@@ -6,7 +6,8 @@ an input signature: a new `steps`, seed length or batch size reuses it. One
 function runs the seed's warm-up and the free-running steps in the same
 compiled loop: at step `t` the cell reads seed step `t` while `t` is inside
 the seed, its own last output after, and column `t` of the covariates
-throughout.
+throughout. Sample paths (`num_samples`) read the seed first, once per row,
+in a loop of their own, then repeat the rows for the free run.
 
 Randomness is reentrant: the seed generator's state travels in the loop's
 carry and the sampler draws inside a `keras.StatelessScope` that maps the
@@ -178,13 +179,14 @@ class Generation:
         self, seed, steps, initial_state=None, covariates=None, seed_mask=None,
         end_token=None, random_seed=None, num_samples=None, *, jit_compile,
     ):  # fmt: skip
-        """The generation graph: a warm-up loop, then the free-running loop.
+        """The generation graph: one compiled loop over the seed, then free.
 
-        The warm-up reads the seed's steps and emits nothing; element 0 is
-        drawn from its last head output. Each free-running step reads the
-        last element and draws the next. With `num_samples`, the rows are
-        repeated after the warm-up, so that the seed is read once per row and
-        each path draws its own elements, the first included.
+        At loop step `t` the cell reads seed step `t` while `t` is inside the
+        seed (a masked step keeps the row's carry), its own last element
+        after, and column `t` of the covariates throughout; from the seed's
+        last step on, each step draws the next element from its head output.
+        With `num_samples`, the seed is read once per row first, the rows are
+        repeated, and each path draws its own elements, the first included.
         """
         step, generator = self.step, self.seed_generator
         seed_time = tf.shape(seed)[1]
@@ -193,27 +195,6 @@ class Generation:
         covariates = _warm_up.covariates_time_major(covariates, seed_time, steps)
         if initial_state is None:
             initial_state = self.zero_state(tf.shape(seed)[0])
-        carry = _warm_up.run(
-            step, seed, mask, initial_state, covariates, jit_compile=jit_compile
-        )
-
-        # Free running: each step reads the element drawn from the last one.
-        free_inputs = None
-        if covariates is not None:
-            free_inputs = {"covariates": covariates[seed_time:]}
-        if num_samples is not None:
-            carry = tf.nest.map_structure(lambda x: tf.repeat(x, num_samples, 0), carry)
-            if free_inputs is not None:
-                free_inputs = tf.nest.map_structure(
-                    lambda x: tf.repeat(x, num_samples, 1), free_inputs
-                )
-        if random_seed is not None:
-            seed_state = tf.stack([random_seed, tf.zeros((), tf.int64)])
-            carry["seed"] = tf.cast(seed_state, generator.state.dtype)
-        else:
-            carry["seed"] = tf.identity(generator.state.value)
-        if end_token is not None:
-            carry["done"] = tf.zeros(tf.shape(carry["outputs"])[:1], tf.bool)
 
         def draw(carry):
             """The next element, from the last head output; advances the seed."""
@@ -227,29 +208,70 @@ class Generation:
             if end_token is not None:
                 value = tf.where(carry["done"], end_token, value)
                 new["done"] = tf.logical_or(carry["done"], tf.equal(value, end_token))
-            return value, new
+            return value, dict(new, value=value)
 
-        def free_run(t, inputs_t, carry):
-            covariates_t = None if inputs_t is None else inputs_t["covariates"]
-            x = step.encode(carry["value"], covariates_t, carry.get("scale"))
-            outputs, state = step.advance(x, carry["state"])
-            value, carry = draw(dict(carry, outputs=outputs, state=state))
-            return value, dict(carry, value=value)
+        if num_samples is None:
+            # The seed and the free run in one loop; the first draw is at the
+            # seed's last step.
+            carry = _warm_up.start(step, seed, mask, initial_state)
+            inputs = _warm_up.seed_inputs(seed, mask, covariates)
+            length, first_draw = seed_time + steps - 1, seed_time - 1
+        else:
+            carry = _warm_up.run(
+                step, seed, mask, initial_state, covariates, jit_compile=jit_compile
+            )
+            carry = tf.nest.map_structure(lambda x: tf.repeat(x, num_samples, 0), carry)
+            inputs = None
+            if covariates is not None:
+                free = covariates[seed_time:]
+                inputs = {"covariates": tf.repeat(free, num_samples, 1)}
+            length, first_draw = steps - 1, None
+        if random_seed is not None:
+            seed_state = tf.stack([random_seed, tf.zeros((), tf.int64)])
+            carry["seed"] = tf.cast(seed_state, generator.state.dtype)
+        else:
+            carry["seed"] = tf.identity(generator.state.value)
+        batch = tf.shape(carry["outputs"])[:1]
+        if end_token is not None:
+            carry["done"] = tf.zeros(batch, tf.bool)
+        value_shape, value_dtype = step.fed_spec
+        value_shape = tf.concat([batch, tf.constant(value_shape, tf.int32)], 0)
+        carry["value"] = tf.zeros(value_shape, value_dtype)
+        first = None
+        if first_draw is None:
+            first, carry = draw(carry)
+
+        def one_step(t, inputs_t, carry):
+            carry = _warm_up.read(step, t, inputs_t, carry, seed_time)
+            value, drawn = draw(carry)
+            if first_draw is None or (
+                drawn["seed"] is carry["seed"] and end_token is None
+            ):
+                # A draw that changes no carry but the value (no randomness,
+                # no end token) can run at the seed's steps too: the cell
+                # reads the seed there, and the values are dropped.
+                return value, drawn
+            # Otherwise draw from the seed's last step on only, so that the
+            # random stream and the finished rows start there.
+            return tf.cond(
+                t >= first_draw, lambda: draw(carry), lambda: (carry["value"], carry)
+            )
 
         stop = None
         if end_token is not None:
             stop = lambda carry: tf.reduce_all(carry["done"])  # noqa: E731
-        first, carry = draw(carry)
-        carry["value"] = first
         outputs, carry, count = _loop.run(
-            free_run, carry, steps - 1, free_inputs, emitted=first, stop=stop,
+            one_step, carry, length, inputs, emitted=carry["value"], stop=stop,
             jit_compile=jit_compile,
         )  # fmt: skip
-        outputs = tf.concat([first[None], outputs], 0)
+        if first is None:
+            outputs, count = outputs[seed_time - 1 :], count - (seed_time - 1)
+        else:
+            outputs, count = tf.concat([first[None], outputs], 0), count + 1
         if end_token is not None:
             # Rows stopped early leave the tail uncomputed: fill it with end_token.
             padding = tf.fill(
-                tf.concat([[steps - 1 - count], tf.shape(first)], 0), end_token
+                tf.concat([[steps - count], tf.shape(outputs)[1:]], 0), end_token
             )
             outputs = tf.concat([outputs, padding], 0)
         outputs = _warm_up.time_major(outputs)

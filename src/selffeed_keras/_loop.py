@@ -13,7 +13,10 @@ calls it until the horizon is reached and collects the buffers. With
 `jit_compile=True` only the inner chunk is compiled by XLA: none of its
 shapes depends on the horizon, so a new number of steps reuses the compiled
 program, where a buffer sized by the horizon would be part of the compiled
-shape and recompile for every new length.
+shape and recompile for every new length. A horizon that fits in one chunk
+(every short call) skips the outer loop and its buffers: a `tf.cond` calls
+the same compiled chunk once, and a horizon of 0 (or a `stop` that holds at
+once) calls nothing.
 """
 
 import tensorflow as tf
@@ -38,7 +41,8 @@ def run(step, carry, length, inputs=None, *, emitted, stop=None, jit_compile=Fal
         carry: the initial carry.
         length: scalar int32 tensor, at least 1: how many steps to run.
         inputs: None, or a nested structure of tensors of shape
-            `(length, ...)`, time first: read one slice per step.
+            `(time, ...)`, time first: read one slice per step. An input
+            may be shorter than `length`: steps past its end read zeros.
         emitted: a nested structure of tensors shaped like one step's
             output (values are ignored): the buffers' dtypes and shapes.
             None for a loop that emits nothing (`step` returns None).
@@ -54,58 +58,88 @@ def run(step, carry, length, inputs=None, *, emitted, stop=None, jit_compile=Fal
     flat_emitted = [] if emitted is None else tf.nest.flatten(emitted)
     size = _chunk_size(flat_emitted)
     num_chunks = (length + size - 1) // size
-    if inputs is not None:
-        # Pad to whole chunks, so that every chunk reads a slice of one shape.
-        inputs = tf.nest.map_structure(
-            lambda x: _pad_time(x, num_chunks * size - length), inputs
-        )
+
+    def window(j):
+        """The inputs of chunk `j`, padded to whole chunks: one shape for all."""
+        if inputs is None:
+            return None
+
+        def one(x):
+            x = x[j * size : (j + 1) * size]
+            return _pad_time(x, size - tf.shape(x)[0])
+
+        return tf.nest.map_structure(one, inputs)
 
     def chunk(carry, start, count, inputs):
         return _run_chunk(step, carry, start, count, size, inputs, emitted, stop)
 
-    if jit_compile:
-        chunk = tf.function(chunk, jit_compile=True, autograph=False)
-    buffers = [
-        tf.TensorArray(e.dtype, size=num_chunks, element_shape=(None, *e.shape))
-        for e in flat_emitted
-    ]
+    # One function, traced once, whichever branch below calls it.
+    chunk = tf.function(chunk, jit_compile=bool(jit_compile), autograph=False)
 
-    def keep_going(j, count, carry, buffers):
-        if stop is None:
-            return count < length
-        return tf.logical_and(count < length, tf.logical_not(stop(carry)))
+    def gathered(values, count):
+        return [
+            tf.reshape(v, tf.concat([[-1], tf.shape(e)], 0))[:count]
+            for v, e in zip(values, flat_emitted, strict=True)
+        ]
 
-    def body(j, count, carry, buffers):
-        window = None
-        if inputs is not None:
-            window = tf.nest.map_structure(
-                lambda x: x[j * size : (j + 1) * size], inputs
+    def one_chunk():
+        values, new, computed = chunk(carry, tf.constant(0), length, window(0))
+        return gathered([v[None] for v in values], computed), new, computed
+
+    def many_chunks():
+        buffers = [
+            tf.TensorArray(e.dtype, size=num_chunks, element_shape=(None, *e.shape))
+            for e in flat_emitted
+        ]
+
+        def keep_going(j, count, carry, buffers):
+            if stop is None:
+                return count < length
+            return tf.logical_and(count < length, tf.logical_not(stop(carry)))
+
+        def body(j, count, carry, buffers):
+            values, carry, computed = chunk(
+                carry, count, tf.minimum(size, length - count), window(j)
             )
-        values, carry, computed = chunk(
-            carry, count, tf.minimum(size, length - count), window
-        )
-        buffers = [b.write(j, v) for b, v in zip(buffers, values, strict=True)]
-        return j + 1, count + computed, carry, buffers
+            buffers = [b.write(j, v) for b, v in zip(buffers, values, strict=True)]
+            return j + 1, count + computed, carry, buffers
 
-    j, count, carry, buffers = tf.while_loop(
-        keep_going,
-        body,
-        (tf.constant(0), tf.constant(0), carry, buffers),
-        maximum_iterations=num_chunks,
+        j, count, new, buffers = tf.while_loop(
+            keep_going,
+            body,
+            (tf.constant(0), tf.constant(0), carry, buffers),
+            maximum_iterations=num_chunks,
+        )
+        values = [
+            # A TensorArray that nothing was written to (`stop` held at once)
+            # cannot be gathered.
+            tf.cond(
+                j > 0,
+                lambda b=b: b.gather(tf.range(j)),
+                lambda e=e: tf.zeros(tf.concat([[0, size], tf.shape(e)], 0), e.dtype),
+            )
+            for b, e in zip(buffers, flat_emitted, strict=True)
+        ]
+        return gathered(values, count), new, count
+
+    def no_step():
+        def empty(e):
+            return tf.zeros(tf.concat([[0], tf.shape(e)], 0), e.dtype)
+
+        return [empty(e) for e in flat_emitted], carry, tf.constant(0)
+
+    # Without XLA a chunk that runs no step cannot stack its empty buffers
+    # (their batch size is unknown), so none is called then.
+    nothing_to_do = length <= 0
+    if stop is not None:
+        nothing_to_do = tf.logical_or(nothing_to_do, stop(carry))
+    outputs, carry, count = tf.cond(
+        nothing_to_do,
+        no_step,
+        lambda: tf.cond(length <= size, one_chunk, many_chunks),
     )
     if emitted is None:
         return None, carry, count
-    outputs = [
-        # A TensorArray that nothing was written to cannot be gathered.
-        tf.cond(
-            j > 0,
-            lambda b=b, e=e: tf.reshape(
-                b.gather(tf.range(j)), tf.concat([[-1], tf.shape(e)], 0)
-            )[:count],
-            lambda e=e: tf.zeros(tf.concat([[0], tf.shape(e)], 0), e.dtype),
-        )
-        for b, e in zip(buffers, flat_emitted, strict=True)
-    ]
     return tf.nest.pack_sequence_as(emitted, outputs), carry, count
 
 

@@ -1,11 +1,13 @@
-"""The warm-up on a seed, shared by generation and beam search.
+"""Reading a seed, shared by generation and beam search.
 
-`run` reads the seed's steps into the state in the compiled loop, emitting
-nothing: masked steps keep the state, and the carry it returns holds the
-last valid step's head output and state (and, for a scaled readout, each
-series' scale), from which generation draws its first element and beam
-search takes its first scores. The small helpers for time-major tensors and
-per-row selection live here too, below both users.
+`read` is one step that reads a seed step (masked steps keep the carry) or,
+after the seed, the element drawn at the step before: generation runs it
+over the seed and on in one compiled loop. `run` reads only the seed's
+steps, emitting nothing; the carry it returns holds the last valid step's
+head output and state (and, for a scaled readout, each series' scale), from
+which beam search takes its first scores and sample paths their first
+draws. The small helpers for time-major tensors and per-row selection live
+here too, below both users.
 """
 
 import tensorflow as tf
@@ -43,6 +45,59 @@ def covariates_time_major(covariates, seed_time, steps):
         return time_major(covariates)
 
 
+def start(step, seed, mask, state):
+    """The carry before the seed's first step.
+
+    A dict: `outputs`, zeros of the head's output; `state`, the flat cell
+    state; for a scaled readout, `scale`, each series' scale from the seed
+    (or the one a continued call carries: the last tensor of `state`).
+    """
+    carry = {
+        "outputs": tf.zeros([tf.shape(seed)[0], step.output_size], step.compute_dtype),
+        "state": list(state),
+    }
+    if step.scaled:
+        carry["state"], given_scale = carry["state"][:-1], carry["state"][-1]
+        carry["scale"] = step.readout.series_scale(seed, mask, given_scale)
+    return carry
+
+
+def seed_inputs(seed, mask, covariates):
+    """The per-step inputs of the seed's steps, time first, for `_loop.run`."""
+    inputs = {"given": time_major(seed)}
+    if mask is not None:
+        inputs["valid"] = time_major(mask)
+    if covariates is not None:
+        inputs["covariates"] = covariates
+    return inputs
+
+
+def read(step, t, inputs_t, carry, seed_time):
+    """One step: the cell reads seed step `t`, or its own last element after.
+
+    While `t < seed_time` the cell reads `inputs_t["given"]`, and a row whose
+    `inputs_t["valid"]` is False keeps its carry; after the seed it reads
+    `carry["value"]`, the element drawn at the step before. A carry without
+    `value` reads the seed only. Covariates are read at every step.
+
+    Returns:
+        The carry with the new head `outputs` and `state`.
+    """
+    inputs_t = inputs_t or {}
+    value, in_seed = carry.get("value"), t < seed_time
+    if value is None:
+        value = inputs_t["given"]
+    elif "given" in inputs_t:
+        value = tf.where(in_seed, inputs_t["given"], value)
+    x = step.encode(value, inputs_t.get("covariates"), carry.get("scale"))
+    outputs, state = step.advance(x, carry["state"])
+    new = {"outputs": outputs, "state": state}
+    if "valid" in inputs_t:
+        old = {"outputs": carry["outputs"], "state": carry["state"]}
+        new = select(tf.logical_or(inputs_t["valid"], ~in_seed), new, old)
+    return dict(carry, **new)
+
+
 def run(step, seed, mask, state, covariates, *, jit_compile):
     """Reads the seed's steps; returns the carry after the last valid one.
 
@@ -59,31 +114,19 @@ def run(step, seed, mask, state, covariates, *, jit_compile):
         A dict: `outputs`, the last valid step's head output; `state`, the
         flat cell state; `scale` for a scaled readout.
     """
-    batch_size, seed_time = tf.shape(seed)[0], tf.shape(seed)[1]
-    carry = {
-        "outputs": tf.zeros([batch_size, step.output_size], step.compute_dtype),
-        "state": list(state),
-    }
-    if step.scaled:
-        carry["state"], given_scale = carry["state"][:-1], carry["state"][-1]
-        carry["scale"] = step.readout.series_scale(seed, mask, given_scale)
-    inputs = {"given": time_major(seed)}
-    if mask is not None:
-        inputs["valid"] = time_major(mask)
+    seed_time = tf.shape(seed)[1]
     if covariates is not None:
-        inputs["covariates"] = covariates[:seed_time]
+        covariates = covariates[:seed_time]
 
     def warm_up(t, inputs_t, carry):
-        x = step.encode(
-            inputs_t["given"], inputs_t.get("covariates"), carry.get("scale")
-        )
-        outputs, state = step.advance(x, carry["state"])
-        new = dict(carry, outputs=outputs, state=state)
-        if mask is not None:
-            new = select(inputs_t["valid"], new, carry)
-        return None, new
+        return None, read(step, t, inputs_t, carry, seed_time)
 
     _, carry, _ = _loop.run(
-        warm_up, carry, seed_time, inputs, emitted=None, jit_compile=jit_compile
+        warm_up,
+        start(step, seed, mask, state),
+        seed_time,
+        seed_inputs(seed, mask, covariates),
+        emitted=None,
+        jit_compile=jit_compile,
     )
     return carry

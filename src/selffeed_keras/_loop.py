@@ -110,16 +110,8 @@ def run(step, carry, length, inputs=None, *, emitted, stop=None, jit_compile=Fal
             (tf.constant(0), tf.constant(0), carry, buffers),
             maximum_iterations=num_chunks,
         )
-        values = [
-            # A TensorArray that nothing was written to (`stop` held at once)
-            # cannot be gathered.
-            tf.cond(
-                j > 0,
-                lambda b=b: b.gather(tf.range(j)),
-                lambda e=e: tf.zeros(tf.concat([[0, size], tf.shape(e)], 0), e.dtype),
-            )
-            for b, e in zip(buffers, flat_emitted, strict=True)
-        ]
+        # At least one chunk ran: `stop` did not hold at once (see below).
+        values = [b.gather(tf.range(j)) for b in buffers]
         return gathered(values, count), new, count
 
     def no_step():
@@ -129,7 +121,8 @@ def run(step, carry, length, inputs=None, *, emitted, stop=None, jit_compile=Fal
         return [empty(e) for e in flat_emitted], carry, tf.constant(0)
 
     # Without XLA a chunk that runs no step cannot stack its empty buffers
-    # (their batch size is unknown), so none is called then.
+    # (their batch size is unknown), and a TensorArray that no chunk wrote
+    # cannot be gathered: so nothing is called then.
     nothing_to_do = length <= 0
     if stop is not None:
         nothing_to_do = tf.logical_or(nothing_to_do, stop(carry))

@@ -31,8 +31,8 @@ endef
 
 # Lint, unit tests and doctests, README/docs examples, docs build; not the
 # tests marked slow (notebooks, benchmarks, long and statistical tests).
-# The tests run in one process per core (pytest-xdist): on 2 cores, 6.8
-# minutes instead of 9.7.
+# The tests run in one process per core (pytest-xdist): on a 2-core Intel
+# Xeon, 262 s instead of 582 s (346 s for `make test` from a fresh clone).
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)

@@ -144,6 +144,14 @@ def random_seed(value):
     return _integer_tensor(value, "random_seed", expected, 0, tf.int64)
 
 
+def keras_seed(value):
+    """Returns a `seed` as `keras.random` takes it: None, an int or a generator."""
+    if value is None or isinstance(value, keras.random.SeedGenerator):
+        return value
+    expected = "None, an integer or a `keras.random.SeedGenerator`"
+    return number(value, "seed", expected, integer=True)
+
+
 def as_tensor(value, name):
     """Converts array-likes to a tensor, naming the argument when that fails."""
     if isinstance(value, (tf.Tensor, tf.Variable)):

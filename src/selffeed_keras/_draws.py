@@ -55,13 +55,7 @@ def philox_key(seed):
     give the numbers TensorFlow's kernel gives: the same seed draws other
     (equally distributed) values with and without `jit_compile`.
     """
-    if seed is not None and not isinstance(seed, keras.random.SeedGenerator):
-        seed = _checks.number(
-            seed,
-            "seed",
-            "None, an integer or a `keras.random.SeedGenerator`",
-            integer=True,
-        )
+    seed = _checks.keras_seed(seed)
     return keras.random.randint((2,), 0, 2**31 - 1, dtype="int32", seed=seed)
 
 

@@ -66,13 +66,7 @@ class Sampler(Configurable):
             seed: int, `keras.random.SeedGenerator` or None: the randomness
                 of random samplers, as `keras.random` takes it.
         """
-        if seed is not None and not isinstance(seed, keras.random.SeedGenerator):
-            seed = _checks.number(
-                seed,
-                "seed",
-                "None, an integer or a `keras.random.SeedGenerator`",
-                integer=True,
-            )
+        seed = _checks.keras_seed(seed)
         logits = ops.cast(logits, "float32") / self.temperature
         return ops.cast(self.sample(logits, seed), "int32")
 

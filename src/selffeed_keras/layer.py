@@ -11,6 +11,7 @@ from selffeed_keras import (
     _checks,
     _feedback,
     _generate,
+    _lags,
     _score,
     _step,
     distributions,
@@ -153,6 +154,17 @@ class SelfFeedingRNN(keras.layers.Layer):
             cell reads it, and the parameters are scaled back, as DeepAR's
             mean scaler does. The scale is the last tensor of the state.
             Defaults to None.
+        lags: tuple of distinct positive ints that includes 1. At the step
+            that reads element `t` (and predicts `t + 1`), the cell reads,
+            for each lag `l` in the order given, the encoded (and scaled)
+            element `t + 1 - l`, then that step's covariates: `(1, 48, 336)`
+            reads `t`, `t - 47` and `t - 335`. Lag 1 is the element itself.
+            Lags count a row's valid elements (masked steps are neither read
+            nor stored), and an element before the row's first valid one
+            reads zeros. The history lives in the state (see "State"), so
+            `generate` keeps it in its compiled loop and each sample path or
+            beam reads its own. Teacher-forced training only for now.
+            Defaults to `(1,)`: no history.
         jit_compile: `"auto"`, True or False. Whether XLA compiles the
             free-running loop of `generate`; measured on 2 CPU cores over
             1,000 steps or more, 1.7 to 18 times faster per step at batch 1
@@ -184,6 +196,19 @@ class SelfFeedingRNN(keras.layers.Layer):
         - `training`: bool. Passed to the cell, encoder and head (dropout);
           in training, `sampling_probability` applies. Outside training the
           pass is teacher-forced: one-step-ahead predictions.
+
+    State:
+        The flat list of tensors of `return_state` and `initial_state`, in
+        `call`, `generate` and `score` alike: the cell's states (flattened
+        in the cell's own order), then, with `lags` other than `(1,)`, the
+        history, then, with `scaling="mean"`, the scale `(batch, features)`,
+        which stays last. The history is one `(batch, max(lags) - 1, width)`
+        tensor of encoded (and scaled) elements, `width` the encoder's output
+        size (the features without an encoder): the last `max(lags) - 1`
+        elements a row read, oldest first, zeros before its first valid
+        element. It holds encoded vectors rather than raw elements, so it
+        needs no count of valid elements: zeros are what lags read before
+        the first one.
 
     Returns:
         The head outputs, `(batch, time, ...)`, that is the predictions of
@@ -238,9 +263,11 @@ class SelfFeedingRNN(keras.layers.Layer):
         jit_compile="auto",
         distribution=None,
         scaling=None,
+        lags=(1,),
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.lags = _lags.check(lags)
         self.rnn = _recurrent_layer(cell)
         self.cell = self.rnn if isinstance(cell, keras.layers.RNN) else self.rnn.cell
         self.head = _checks.layer_or_none(head, "head", "keras.layers.Dense(1)")
@@ -303,6 +330,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             self.name,
         )
         _beam.check_training(self.sampler, self._switch.feedback_in_training)
+        _lags.check_feedback(self.lags, self._switch.feedback_in_training)
         self.jit_compile = _checks.jit_compile(jit_compile)
         self.supports_masking = True
 
@@ -374,7 +402,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             if not self.encoder.built:
                 self.encoder.build(inputs_shape)
             x = self.encoder.compute_output_spec(x)
-        x_shape = tuple(x.shape[:-1]) + (x.shape[-1] + (num_covariates or 0),)
+        width = x.shape[-1] * len(self.lags) + (num_covariates or 0)
+        x_shape = tuple(x.shape[:-1]) + (width,)
         if not self.rnn.built:
             self.rnn.build(x_shape)
         y = self.rnn.compute_output_spec(keras.KerasTensor(x_shape, x.dtype))[0]
@@ -395,6 +424,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             _checks.feedback_width(inputs_shape, y.shape)
         self._input_shape = inputs_shape
         self._num_covariates = num_covariates
+        self._history = _lags.get(self.lags, x.shape[-1])
         self._output_size = y.shape[-1]
         self._step = self._make_step()
 
@@ -418,6 +448,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             self._output_size,
             self._state_template(1),
             self.compute_dtype,
+            self._history,
         )
 
     def get_build_config(self):
@@ -462,11 +493,10 @@ class SelfFeedingRNN(keras.layers.Layer):
             (TensorShape([2, 6, 1]), [TensorShape([2, 4])])
         """
         _checks.call_covariates(covariates, inputs, self._num_covariates)
-        scale = None
+        scale, given, history = None, None, None
+        if initial_state is not None:
+            initial_state, history, given = self._step.split_state(initial_state)
         if self._step.scaled:
-            given = None
-            if initial_state is not None:
-                initial_state, given = list(initial_state[:-1]), initial_state[-1]
             mask = _step.input_mask(self.encoder, inputs, mask)
             scale = self._step.readout.series_scale(inputs, mask, given)
             inputs = ops.cast(
@@ -474,6 +504,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             )
         x, mask = self._encode(inputs, mask, training)
         batch_size = ops.shape(x)[0]
+        if history is None:
+            history = self._history.template(batch_size, x.dtype)
+        x, history = self._history.sequence(x, history, mask)
         state = (
             self._state_template(batch_size)
             if initial_state is None
@@ -497,7 +530,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             None if scale is None else scale[:, None],
         )
         if self.return_state:
-            state = self._cast_state(state)
+            state = self._cast_state(state) + history
             return outputs, state + ([scale] if scale is not None else [])
         return outputs
 
@@ -552,6 +585,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         """
         value = _checks.probability(value, "value")
         _beam.check_training(self.sampler, value > 0)
+        _lags.check_feedback(self.lags, value > 0)
         self._switch.set(value)
 
     @property
@@ -607,11 +641,16 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     def _num_states(self):
         scales = 1 if self.scaling == "mean" else 0
-        return len(tree.flatten(self._state_template(1))) + scales
+        histories = 0 if self.lags == (1,) else 1
+        return len(tree.flatten(self._state_template(1))) + histories + scales
 
     def _flat_template(self, batch_size):
-        """The zero state as a flat list, with a scale of 0 ("from the seed")."""
+        """The zero state as a flat list, with a scale of 0 ("from the seed").
+
+        The cell's states, then the history (with lags), then the scale.
+        """
         template = tree.flatten(self._state_template(batch_size))
+        template += self._history.template(batch_size, self.compute_dtype)
         if self.scaling == "mean":
             template.append(ops.zeros((batch_size, self._input_shape[-1]), "float32"))
         return template
@@ -917,6 +956,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             "jit_compile": self.jit_compile,
             "distribution": serialize(self.distribution),
             "scaling": self.scaling,
+            "lags": list(self.lags),
         }
 
     @classmethod

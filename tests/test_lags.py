@@ -194,12 +194,31 @@ def test_default_lags_keep_the_state_and_the_outputs():
     np.testing.assert_allclose(plain.generate(seed, 6), generated, atol=1e-5)
 
 
-def test_feedback_training_with_lags_is_refused_for_now():
-    with pytest.raises(ValueError, match="does not read lags yet"):
-        SelfFeedingRNN(keras.layers.GRUCell(4), lags=(1, 2), sampling_probability=0.5)
-    layer = SelfFeedingRNN(keras.layers.GRUCell(4), lags=(1, 2))
-    with pytest.raises(ValueError, match="does not read lags yet"):
-        layer.set_sampling_probability(0.5)
+@pytest.mark.parametrize("cell_name", ["lstm_cell", "stacked"])
+def test_free_running_training_equals_generate_from_one_step(cell_name):
+    # p=1: every step after the first reads the layer's own last output, and
+    # its lags read whatever was fed: as generate from a one-step seed.
+    layer = lagged_layer(cell_name, sampling_probability=1.0, return_state=True)
+    inputs = sine_seed(batch=2, time=10)
+    outputs, state = layer(inputs, training=True)
+    generated, generated_state = layer.generate(inputs[:, :1], 10, return_state=True)
+    np.testing.assert_allclose(outputs, generated, atol=1e-5)
+    for a, b in zip(state, generated_state, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_scheduled_sampling_with_lags_trains():
+    layer = lagged_layer(sampling_probability=0.5)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.compile("adam", "mse")
+    inputs = sine_seed(batch=4, time=12)
+    before = [w.numpy() for w in model.trainable_weights]
+    model.fit(inputs[:, :-1], inputs[:, 1:], epochs=1, verbose=0)
+    changed = [
+        not np.allclose(a, w.numpy())
+        for a, w in zip(before, model.trainable_weights, strict=True)
+    ]
+    assert all(changed)
 
 
 # --------------------------------------------------------- teacher forcing

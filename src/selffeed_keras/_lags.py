@@ -58,17 +58,6 @@ def check(lags):
     return lags
 
 
-def check_feedback(lags, feedback_in_training):
-    """Raises for lags on a layer that trains on its own outputs (not yet)."""
-    if feedback_in_training and tuple(lags) != (1,):
-        raise ValueError(
-            "Training on the layer's own outputs (`sampling_probability` above 0 "
-            "or a schedule) does not read lags yet: train teacher-forced "
-            "(`sampling_probability=0.0`) with lags, or use `lags=(1,)`. "
-            f"Received: lags={tuple(lags)!r} with feedback in training."
-        )
-
-
 def get(lags, width):
     """The history of `lags` (checked) for encoded elements `width` wide."""
     return NoLags() if tuple(lags) == (1,) else Lags(lags, width)
@@ -104,6 +93,19 @@ class NoLags:
 
     def sequence(self, encoded, history, mask=None):
         """The lagged inputs of a whole sequence: the sequence itself."""
+        return encoded, []
+
+    # The history as the flat states of a Keras RNN cell: none.
+    cell_state_sizes = ()
+
+    def cell_states(self, history):
+        return []
+
+    def from_cell_states(self, states):
+        return []
+
+    def shift(self, encoded, states):
+        """One step of a Keras RNN cell: the element itself, no states."""
         return encoded, []
 
 
@@ -162,6 +164,34 @@ class Lags:
             "slots": ops.take(ring["slots"], rows, axis=1),
             "position": ops.take(ring["position"], rows, axis=0),
         }
+
+    # ------------------------------------------- as the state of an RNN cell
+    # A Keras RNN cell's states are `(batch, size)`: the history travels
+    # flattened, and shifts by one element per step (training only, where
+    # a step costs far more than the copy).
+
+    @property
+    def cell_state_sizes(self):
+        return ((self.size - 1) * self.width,)
+
+    def cell_states(self, history):
+        """The state's `[history]` as the flat states of an RNN cell."""
+        (history,) = history
+        return [ops.reshape(history, (ops.shape(history)[0], -1))]
+
+    def from_cell_states(self, states):
+        """The state's `[history]` from `cell_states`' form."""
+        (flat,) = states
+        return [ops.reshape(flat, (ops.shape(flat)[0], self.size - 1, self.width))]
+
+    def shift(self, encoded, states):
+        """One step of an RNN cell: the lagged input, and the states after it."""
+        (history,) = self.from_cell_states(states)
+        whole = ops.concatenate(
+            [history, ops.cast(encoded, history.dtype)[:, None]], axis=1
+        )
+        lagged = ops.concatenate([whole[:, self.size - lag] for lag in self.lags], -1)
+        return ops.cast(lagged, encoded.dtype), self.cell_states([whole[:, 1:]])
 
     # ---------------------------------------------------------------- steps
 

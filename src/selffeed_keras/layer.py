@@ -163,7 +163,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             nor stored), and an element before the row's first valid one
             reads zeros. The history lives in the state (see "State"), so
             `generate` keeps it in its compiled loop and each sample path or
-            beam reads its own. Teacher-forced training only for now.
+            beam reads its own. In training on own outputs, lag `l` reads
+            whatever was fed at its step, as that step's coin chose.
             Defaults to `(1,)`: no history.
         jit_compile: `"auto"`, True or False. Whether XLA compiles the
             free-running loop of `generate`; measured on 2 CPU cores over
@@ -330,7 +331,6 @@ class SelfFeedingRNN(keras.layers.Layer):
             self.name,
         )
         _beam.check_training(self.sampler, self._switch.feedback_in_training)
-        _lags.check_feedback(self.lags, self._switch.feedback_in_training)
         self.jit_compile = _checks.jit_compile(jit_compile)
         self.supports_masking = True
 
@@ -506,18 +506,18 @@ class SelfFeedingRNN(keras.layers.Layer):
         batch_size = ops.shape(x)[0]
         if history is None:
             history = self._history.template(batch_size, x.dtype)
-        x, history = self._history.sequence(x, history, mask)
         state = (
             self._state_template(batch_size)
             if initial_state is None
             else self._pack_state(initial_state, batch_size)
         )
         if training and self._switch.feedback_in_training:
-            outputs, state = self._run_with_feedback(
-                x, covariates, state, mask, training, scale
+            outputs, state, history = self._run_with_feedback(
+                x, covariates, state, history, mask, training, scale
             )
         else:
             self._switch.traced_teacher_forced |= bool(training)
+            x, history = self._history.sequence(x, history, mask)
             sequence, *state = self.rnn(
                 self._step.join(x, covariates),
                 initial_state=state,
@@ -534,7 +534,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             return outputs, state + ([scale] if scale is not None else [])
         return outputs
 
-    def _run_with_feedback(self, x, covariates, state, mask, training, scale):
+    def _run_with_feedback(self, x, covariates, state, history, mask, training, scale):
         coins = self._switch.coins(ops.shape(x)[:2], self.seed_generator)
         return _feedback.run_with_feedback(
             self._step,
@@ -544,6 +544,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             covariates,
             coins,
             state,
+            history,
             mask,
             training,
             output_size=self._output_size,
@@ -585,7 +586,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         """
         value = _checks.probability(value, "value")
         _beam.check_training(self.sampler, value > 0)
-        _lags.check_feedback(self.lags, value > 0)
         self._switch.set(value)
 
     @property

@@ -386,6 +386,50 @@ def test_token_model_with_greedy_and_beam():
     )
 
 
+# ------------------------------------------- history the cell does not read
+
+
+@pytest.mark.parametrize("past_time", [2, 9])  # fewer and more than max(lags) - 1
+def test_history_state_is_read_by_lags(past_time):
+    layer = lagged_layer(return_state=True)
+    past = sine_seed(batch=2, time=past_time, offset=1.0)
+    seed = sine_seed(batch=2, time=3)
+    state = layer.history_state(past)
+    assert len(state) == 3 and state[-1].shape == (2, max(LAGS) - 1, 1)
+    numpy_state = [np.asarray(s) for s in state]
+    expected, generated, _ = reference(layer, seed, steps=6, state=numpy_state)
+    np.testing.assert_allclose(
+        layer.generate(seed, 6, initial_state=state), generated, atol=1e-5
+    )
+    outputs, _ = layer(seed, initial_state=state)
+    np.testing.assert_allclose(outputs, teacher_forced(expected), atol=1e-5)
+    # The cell did not step over the history: its states are zeros.
+    np.testing.assert_array_equal(state[0], np.zeros((2, 8)))
+
+
+def test_history_state_with_mean_scaling_takes_the_context_scale():
+    layer = lagged_layer(distribution="normal", scaling="mean")
+    past = 5.0 + sine_seed(batch=2, time=7, offset=1.0)
+    seed = 2.0 + sine_seed(batch=2, time=3)
+    layer.build(seed.shape)
+    certain_normal(layer)
+    state = layer.history_state(past, context=seed)
+    np.testing.assert_allclose(state[-1], np.abs(seed).mean(1), rtol=1e-6)
+    numpy_state = [np.asarray(s) for s in state]
+    _, generated, _ = reference(layer, seed, steps=5, state=numpy_state)
+    np.testing.assert_allclose(
+        layer.generate(seed, 5, initial_state=state, num_samples=2, random_seed=0),
+        np.repeat(generated[:, None], 2, axis=1),
+        atol=1e-4,
+    )
+
+
+def test_history_state_needs_lags():
+    layer = lagged_layer(lags=(1,))
+    with pytest.raises(ValueError, match="keeps none"):
+        layer.history_state(sine_seed(batch=1, time=4))
+
+
 # ------------------------------------------------------- saving and export
 
 

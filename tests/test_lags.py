@@ -424,6 +424,23 @@ def test_history_state_with_mean_scaling_takes_the_context_scale():
     )
 
 
+def test_history_state_trains_as_an_input_of_a_functional_model():
+    layer = lagged_layer("gru_cell", lags=(1, 6))
+    y = np.sin(np.arange(400, dtype="float32") / 3).reshape(10, 40, 1)
+    past, windows = y[:, :20], y[:, 20:]
+    state = layer.history_state(past)
+    y_in = keras.Input((None, 1))
+    state_in = [keras.Input(tuple(s.shape[1:])) for s in state]
+    model = keras.Model([y_in, state_in], layer(y_in, initial_state=state_in))
+    model.compile("adam", "mse")
+    model.fit([windows[:, :-1], state], windows[:, 1:], epochs=1, verbose=0)
+    np.testing.assert_allclose(
+        model.predict([windows[:, :-1], state], verbose=0),
+        layer(windows[:, :-1], initial_state=state),
+        atol=1e-5,
+    )
+
+
 def test_history_state_needs_lags():
     layer = lagged_layer(lags=(1,))
     with pytest.raises(ValueError, match="keeps none"):

@@ -813,79 +813,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
 
-    def history_state(self, history, *, context=None, history_mask=None):
-        """A state to start from whose history holds elements the cell never read.
-
-        Lags read the history; the cell does not step over it. A forecast at
-        origin `t` with lag 336 reads element `t - 335`: instead of a seed of
-        336 steps or more, read a short seed (the context) and hand in the
-        elements before it here, as DeepAR does. Pass the result as
-        `initial_state` to `generate`, `score` or the call (also in
-        training: one state per window).
-
-        Args:
-            history: `(batch, time, features)` values, or `(batch, time)` ids
-                for token models: the elements just before the seed. Only the
-                last `max(lags) - 1` valid ones are kept; with fewer, lags
-                read zeros before the first.
-            context: optional, for `scaling="mean"`: the seed that the call
-                will read, whose mean absolute value gives the scale (as
-                `generate` takes it from its seed). Without it the scale
-                comes from `history`.
-            history_mask: optional boolean `(batch, time)`: which elements of
-                `history` are real.
-
-        Returns:
-            The flat state: the cell's zero states, the history (encoded and
-            scaled), and the scale with `scaling="mean"`.
-
-        Raises:
-            ValueError: on a layer with `lags=(1,)`, which keeps no history.
-
-        Examples:
-            >>> layer = selffeed_keras.SelfFeedingRNN(
-            ...     keras.layers.GRUCell(4), head=keras.layers.Dense(1), lags=(1, 24)
-            ... )
-            >>> past = np.ones((2, 100, 1), "float32")
-            >>> state = layer.history_state(past)
-            >>> [tuple(s.shape) for s in state]
-            [(2, 4), (2, 23, 1)]
-            >>> layer.generate(past[:, -3:], 5, initial_state=state).shape
-            TensorShape([2, 5, 1])
-        """
-        if self.lags == (1,):
-            raise ValueError(
-                "`history_state` fills the history that lags read, and a layer "
-                "with lags=(1,) keeps none: pass a longer seed instead, or "
-                "create the layer with lags. Received: lags=(1,)."
-            )
-        history = _checks.seed(history, self.is_token_model, self.compute_dtype)
-        if not self.built:
-            self.build((None, None) + tuple(history.shape[2:]))
-        _checks.seed_features(history, self._input_shape)
-        mask = _step.input_mask(
-            self.encoder,
-            history,
-            None if history_mask is None else ops.cast(history_mask, "bool"),
-        )
-        scale = None
-        if self._step.scaled:
-            if context is None:
-                scale = self._step.readout.series_scale(history, mask)
-            else:
-                scale = self._step.readout.series_scale(
-                    _checks.seed(context, False, self.compute_dtype), None
-                )
-            history = ops.cast(
-                ops.cast(history, "float32") / scale[:, None], self.compute_dtype
-            )
-        encoded, _ = self._encode(history, None, False)
-        batch_size = ops.shape(encoded)[0]
-        template = self._history.template(batch_size, encoded.dtype)
-        _, filled = self._history.sequence(encoded, template, mask)
-        cell_states = self._cast_state(self._state_template(batch_size))
-        return cell_states + filled + ([scale] if scale is not None else [])
-
     def _deterministic_feedback(self, sampler=None):
         """What makes the fed-back value deterministic, or None if it is random.
 
@@ -964,6 +891,79 @@ class SelfFeedingRNN(keras.layers.Layer):
             end_token=end_token,
             initial_state=initial_state,
         )
+
+    def history_state(self, history, *, context=None, history_mask=None):
+        """A state to start from whose history holds elements the cell never read.
+
+        Lags read the history; the cell does not step over it. A forecast at
+        origin `t` with lag 336 reads element `t - 335`: instead of a seed of
+        336 steps or more, read a short seed (the context) and hand in the
+        elements before it here, as DeepAR does. Pass the result as
+        `initial_state` to `generate`, `score` or the call (also in
+        training: one state per window).
+
+        Args:
+            history: `(batch, time, features)` values, or `(batch, time)` ids
+                for token models: the elements just before the seed. Only the
+                last `max(lags) - 1` valid ones are kept; with fewer, lags
+                read zeros before the first.
+            context: optional, for `scaling="mean"`: the seed that the call
+                will read, whose mean absolute value gives the scale (as
+                `generate` takes it from its seed). Without it the scale
+                comes from `history`.
+            history_mask: optional boolean `(batch, time)`: which elements of
+                `history` are real.
+
+        Returns:
+            The flat state: the cell's zero states, the history (encoded and
+            scaled), and the scale with `scaling="mean"`.
+
+        Raises:
+            ValueError: on a layer with `lags=(1,)`, which keeps no history.
+
+        Examples:
+            >>> layer = selffeed_keras.SelfFeedingRNN(
+            ...     keras.layers.GRUCell(4), head=keras.layers.Dense(1), lags=(1, 24)
+            ... )
+            >>> past = np.ones((2, 100, 1), "float32")
+            >>> state = layer.history_state(past)
+            >>> [tuple(s.shape) for s in state]
+            [(2, 4), (2, 23, 1)]
+            >>> layer.generate(past[:, -3:], 5, initial_state=state).shape
+            TensorShape([2, 5, 1])
+        """
+        if self.lags == (1,):
+            raise ValueError(
+                "`history_state` fills the history that lags read, and a layer "
+                "with lags=(1,) keeps none: pass a longer seed instead, or "
+                "create the layer with lags. Received: lags=(1,)."
+            )
+        history = _checks.seed(history, self.is_token_model, self.compute_dtype)
+        if not self.built:
+            self.build((None, None) + tuple(history.shape[2:]))
+        _checks.seed_features(history, self._input_shape)
+        mask = _step.input_mask(
+            self.encoder,
+            history,
+            None if history_mask is None else ops.cast(history_mask, "bool"),
+        )
+        scale = None
+        if self._step.scaled:
+            if context is None:
+                scale = self._step.readout.series_scale(history, mask)
+            else:
+                scale = self._step.readout.series_scale(
+                    _checks.seed(context, False, self.compute_dtype), None
+                )
+            history = ops.cast(
+                ops.cast(history, "float32") / scale[:, None], self.compute_dtype
+            )
+        encoded, _ = self._encode(history, None, False)
+        batch_size = ops.shape(encoded)[0]
+        template = self._history.template(batch_size, encoded.dtype)
+        _, filled = self._history.sequence(encoded, template, mask)
+        cell_states = self._cast_state(self._state_template(batch_size))
+        return cell_states + filled + ([scale] if scale is not None else [])
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""

@@ -221,6 +221,13 @@ class Step:
         cut = len(flat_state) - self.history.num_states
         return flat_state[:cut], flat_state[cut:], scale
 
+    def pop_history(self, flat_state):
+        """`(flat state without the history, history)`; `(None, None)` for None."""
+        if flat_state is None:
+            return None, None
+        cell_state, history, scale = self.split_state(flat_state)
+        return cell_state + ([] if scale is None else [scale]), history
+
     def join(self, encoded, covariates):
         """Appends covariates (None for none) to encoded inputs."""
         if covariates is None:

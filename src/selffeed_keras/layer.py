@@ -493,10 +493,12 @@ class SelfFeedingRNN(keras.layers.Layer):
             (TensorShape([2, 6, 1]), [TensorShape([2, 4])])
         """
         _checks.call_covariates(covariates, inputs, self._num_covariates)
-        scale, given, history = None, None, None
-        if initial_state is not None:
-            initial_state, history, given = self._step.split_state(initial_state)
+        initial_state, history = self._step.pop_history(initial_state)
+        scale = None
         if self._step.scaled:
+            given = None
+            if initial_state is not None:
+                initial_state, given = list(initial_state[:-1]), initial_state[-1]
             mask = _step.input_mask(self.encoder, inputs, mask)
             scale = self._step.readout.series_scale(inputs, mask, given)
             inputs = ops.cast(
@@ -1026,10 +1028,10 @@ class SelfFeedingRNN(keras.layers.Layer):
                 else serialize(self.sampling_probability)
             ),
             "backprop_through_feedback": self.backprop_through_feedback,
+            "lags": list(self.lags),
             "jit_compile": self.jit_compile,
             "distribution": serialize(self.distribution),
             "scaling": self.scaling,
-            "lags": list(self.lags),
         }
 
     @classmethod

@@ -154,6 +154,17 @@ class SelfFeedingRNN(keras.layers.Layer):
             cell reads it, and the parameters are scaled back, as DeepAR's
             mean scaler does. The scale is the last tensor of the state.
             Defaults to None.
+        jit_compile: `"auto"`, True or False. Whether XLA compiles the
+            free-running loop of `generate`; measured on 2 CPU cores over
+            1,000 steps or more, 1.7 to 18 times faster per step at batch 1
+            and 1.2 to 2.4 times at batch 32 or 64 (see the benchmarks
+            page). The
+            loop is compiled in chunks of fixed size, so a new `steps` does
+            not recompile it. `"auto"` uses XLA and, for a cell that XLA
+            cannot compile, warns and runs without it; True raises instead.
+            Random samplers draw other tokens under XLA than without it for
+            the same `random_seed`; each is reproducible. Defaults to
+            `"auto"`.
         lags: tuple of distinct positive ints that includes 1. At the step
             that reads element `t` (and predicts `t + 1`), the cell reads,
             for each lag `l` in the order given, the encoded (and scaled)
@@ -166,17 +177,6 @@ class SelfFeedingRNN(keras.layers.Layer):
             beam reads its own. In training on own outputs, lag `l` reads
             whatever was fed at its step, as that step's coin chose.
             Defaults to `(1,)`: no history.
-        jit_compile: `"auto"`, True or False. Whether XLA compiles the
-            free-running loop of `generate`; measured on 2 CPU cores over
-            1,000 steps or more, 1.7 to 18 times faster per step at batch 1
-            and 1.2 to 2.4 times at batch 32 or 64 (see the benchmarks
-            page). The
-            loop is compiled in chunks of fixed size, so a new `steps` does
-            not recompile it. `"auto"` uses XLA and, for a cell that XLA
-            cannot compile, warns and runs without it; True raises instead.
-            Random samplers draw other tokens under XLA than without it for
-            the same `random_seed`; each is reproducible. Defaults to
-            `"auto"`.
         **kwargs: base layer arguments, such as `name` and `dtype`.
 
     Call arguments:

@@ -386,6 +386,20 @@ def test_token_model_with_greedy_and_beam():
     )
 
 
+def test_score_of_a_distribution_reads_lags_as_the_call_does():
+    layer = lagged_layer(distribution="normal", scaling="mean")
+    seed = 3.0 + sine_seed(batch=2, time=6)
+    continuation = 3.0 + sine_seed(batch=2, time=4, offset=0.5)
+    layer.build((None, None, 1))
+    scale = np.abs(seed).mean(1)  # score takes the scale from the seed
+    state = [np.asarray(s) for s in layer._flat_template(2)]
+    state[-1] = scale
+    inputs = np.concatenate([seed, continuation[:, :-1]], 1)
+    params = layer(inputs, initial_state=state)[:, 5:]
+    expected = layer.distribution.log_prob(params, continuation).numpy().sum((1, 2))
+    np.testing.assert_allclose(layer.score(seed, continuation), expected, rtol=1e-5)
+
+
 # ------------------------------------------- history the cell does not read
 
 

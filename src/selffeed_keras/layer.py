@@ -701,8 +701,9 @@ class SelfFeedingRNN(keras.layers.Layer):
                 the forecast origin (left padding) keep each row's covariates
                 aligned with its own time.
             initial_state: optional flat list of state tensors to start from,
-                as returned by `generate(..., return_state=True)`; None starts
-                from the cell's zero state.
+                as returned by `generate(..., return_state=True)` or, with
+                lags, by `history_state`; None starts from the cell's zero
+                state (and an empty history).
             seed_mask: optional boolean `(batch, seed_time)`: which seed
                 steps are real, with padding on either side. Each row
                 continues from its own last valid step, exactly as it would

@@ -6,7 +6,7 @@ export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 export NO_MKDOCS_2_WARNING := 1
 
-LINT_PATHS := $(wildcard src tests benchmarks examples notebooks conftest.py)
+LINT_PATHS := $(wildcard src tests benchmarks examples notebooks docs/hooks conftest.py)
 
 .PHONY: demo test test-slow test-oldest dist format bench notebooks figures docs docs-check chromium clean
 

@@ -1,7 +1,7 @@
 """What the docs' figures share: where they go, and the digest that dates them.
 
 Each figure script writes its PNG with a digest of everything it draws from
-(its own source, and the tables it reads) in the PNG's metadata.
+(its own source, and the table rows it reads) in the PNG's metadata.
 `tests/test_figures.py` recomputes the digests, so that a figure whose code
 or data changed without `make figures` fails `make test`.
 """
@@ -14,11 +14,12 @@ FIGURES = ROOT / "docs" / "figures"
 DIGEST_KEY = "Source digest"
 
 
-def digest(*paths):
-    """The SHA-256 of the files' contents, in order, as hex."""
+def digest(*paths, data=""):
+    """The SHA-256 of the files' contents, in order, then of `data`, as hex."""
     sha = hashlib.sha256()
     for path in paths:
         sha.update(pathlib.Path(path).read_bytes())
+    sha.update(data.encode())
     return sha.hexdigest()
 
 

@@ -36,8 +36,21 @@ figures = load("figures.py")
 
 def expected_digest(script):
     if script == "benchmark_figures.py":
-        return figures.digest(EXAMPLES / script, ROOT / "docs" / "benchmarks.md")
+        page = (ROOT / "docs" / "benchmarks.md").read_text()
+        return load(script).source_digest(page)
     return figures.digest(EXAMPLES / script)
+
+
+def test_benchmark_figures_ignore_sections_appended_to_the_page():
+    module = load("benchmark_figures.py")
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    appended = page + "\n## Something new\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    assert module.source_digest(appended) == module.source_digest(page)
+    changed = page.replace(
+        "| generate | 0.505 | 6.69 | 0.67 |", "| generate | 0.505 | 6.69 | 0.70 |"
+    )
+    assert changed != page
+    assert module.source_digest(changed) != module.source_digest(page)
 
 
 def test_every_figure_in_the_docs_is_drawn_by_a_script():

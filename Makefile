@@ -6,9 +6,9 @@ export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 export NO_MKDOCS_2_WARNING := 1
 
-LINT_PATHS := $(wildcard src tests benchmarks examples notebooks conftest.py)
+LINT_PATHS := $(wildcard src tests benchmarks examples notebooks docs/hooks conftest.py)
 
-.PHONY: demo test test-slow test-oldest dist format bench notebooks docs clean
+.PHONY: demo test test-slow test-oldest dist format bench notebooks figures docs docs-check chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,24 @@ test: $(VENV)/.installed-test
 	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
-# The tests marked slow, notebooks included. CI runs them after `make test`.
-test-slow: $(VENV)/.installed-test
+# The tests marked slow, notebooks, figure scripts and the browser check of
+# the site included. CI runs them after `make test`.
+test-slow: $(VENV)/.installed-test chromium
 	$(call pytest,$(BIN),-m slow)
+
+# Headless Chromium and its WebDriver, for the browser check of the site
+# (tests/test_site.py), from Debian's packages. CI's machine starts bare and
+# runs as root, so apt-get installs them there; elsewhere, run this once with
+# sudo or install the two packages yourself.
+chromium:
+	@if [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver; fi
+
+# Builds the site and opens every page in headless Chromium: broken links,
+# missing images and clipped tables fail it (`make test-slow` runs it too).
+docs-check: $(VENV)/.installed-test chromium
+	$(call pytest,$(BIN),-m slow tests/test_site.py)
 
 # The unit tests (not slow, not notebooks) on the oldest TensorFlow and Keras
 # that pyproject.toml allows, in their own environment.
@@ -105,6 +120,14 @@ notebooks: $(VENV)/.installed-notebooks
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.extra_arguments='["--IPKernelApp.capture_fd_output=False"]' \
 		notebooks/*.ipynb
+
+# Draws the docs' figures (docs/figures/*.png) again from examples/: after a
+# change to those scripts or to the benchmarks page's tables, which
+# tests/test_figures.py would otherwise report as stale.
+figures: $(VENV)/.installed-test
+	$(BIN)/python examples/probabilistic.py
+	$(BIN)/python examples/covariates.py
+	$(BIN)/python examples/benchmark_figures.py
 
 docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs serve

@@ -3,6 +3,7 @@
 import threading
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops, tree
 
@@ -12,6 +13,7 @@ from selffeed_keras import (
     _feedback,
     _generate,
     _score,
+    _seed_state,
     _step,
     distributions,
     samplers,
@@ -636,6 +638,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         return_state=False,
         num_samples=None,
         sampler=None,
+        max_bytes=_checks.MAX_BYTES,
     ):
         """Generates the `steps` elements that follow `seed`, on its own outputs.
 
@@ -691,6 +694,13 @@ class SelfFeedingRNN(keras.layers.Layer):
                 call instead of the layer's own. Equal samplers (same class
                 and config) share one traced function. A `BeamSampler` runs
                 a beam search.
+            max_bytes: optional int, or None for no limit: the most memory,
+                in bytes, that the call may take for its outputs (three
+                copies: the loop's buffers, their gathering and the final
+                layout) and each row's state and covariates, estimated
+                before anything runs. Defaults to 4 GiB (`2**32`). A call
+                past it raises: draw many paths in batches instead (see the
+                probabilistic how-to). Checked in eager calls only.
 
         Returns:
             `(batch, steps, features)` values for continuous models (float32
@@ -748,6 +758,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                     )
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
+        seed = self._checked_values(seed, seed_mask, covariates)
         generation = self._generation_functions()
         initial_state = _checks.initial_state(
             initial_state, generation.state_specs, seed.shape[0]
@@ -756,9 +767,13 @@ class SelfFeedingRNN(keras.layers.Layer):
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
         _beam.check_num_samples(sampler or self.sampler, num_samples)
-        num_samples = _checks.num_samples(
-            num_samples, self._deterministic_feedback(sampler)
-        )
+        deterministic = self._deterministic_feedback(sampler)
+        num_samples = _checks.num_samples(num_samples, deterministic)
+        self._check_size(max_bytes, seed, steps, num_samples, covariates)
+        if random_seed is not None:
+            random_seed = tf.stack([random_seed, tf.zeros((), tf.int64)])
+        elif deterministic is None:
+            random_seed = generation.reserve_stream()
 
         options = {
             "initial_state": initial_state,
@@ -773,6 +788,46 @@ class SelfFeedingRNN(keras.layers.Layer):
         key += _generate.sampler_key(sampler, self.sampler)
         outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
+
+    def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
+        """Raises before a call whose outputs and state pass `max_bytes`."""
+        max_bytes = _checks.max_bytes(max_bytes)
+        if max_bytes is None or not tf.executing_eagerly():
+            return
+        rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
+        value_shape, value_dtype = self._step.fed_spec
+        element = int(np.prod(value_shape, dtype=np.int64))
+        element *= tf.as_dtype(value_dtype).size
+        state = sum(
+            int(np.prod(s.shape[1:], dtype=np.int64)) * s.dtype.size
+            for s in self._generation_functions().state_specs
+        )
+        if covariates is not None:
+            state += int(np.prod(covariates.shape[1:])) * covariates.dtype.size
+        _checks.generation_bytes(
+            max_bytes, rows=rows, steps=steps, element_bytes=element, row_bytes=state
+        )
+
+    def _vocabulary_size(self):
+        """How many token ids the encoder reads: its `input_dim`, or the head's."""
+        return getattr(self.encoder, "input_dim", None) or self._output_size
+
+    def _checked_values(self, seed, seed_mask, covariates):
+        """Raises for seed values or covariates that the loop cannot read.
+
+        Token ids out of the vocabulary, a row of padding only, NaN or
+        infinite values: eager calls raise, naming the first bad position;
+        in a graph, token ids are asserted outside the compiled loop.
+        """
+        if self.is_token_model:
+            seed = _checks.token_ids(seed, "seed", self._vocabulary_size())
+            if getattr(self.encoder, "mask_zero", False):
+                _checks.padding_rows(seed, seed_mask)
+        else:
+            _checks.finite(seed, "seed", seed_mask)
+        if covariates is not None:
+            _checks.finite(covariates, "covariates", seed_mask)
+        return seed
 
     def _deterministic_feedback(self, sampler=None):
         """What makes the fed-back value deterministic, or None if it is random.
@@ -882,6 +937,33 @@ class SelfFeedingRNN(keras.layers.Layer):
             return self._generation
 
     # --------------------------------------------------------- serialization
+
+    def save_own_variables(self, store):
+        """Saves the layer's variables and its seed generator's state.
+
+        Args:
+            store: the dict-like store Keras saves the layer's state in.
+        """
+        super().save_own_variables(store)
+        _seed_state.save(store, self.seed_generator)
+
+    def load_own_variables(self, store):
+        """Loads what `save_own_variables` saved; older files lack the seed state.
+
+        Args:
+            store: the dict-like store Keras loads the layer's state from.
+        """
+        store, state = _seed_state.split(store)
+        super().load_own_variables(store)
+        _seed_state.load(state, self.seed_generator)
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        # `tf.train.Checkpoint` (and so a custom loop's checkpoints) saves the
+        # seed generator's state too, which it does not see by itself.
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "checkpoint":
+            children[_seed_state.KEY] = self.seed_generator.state
+        return children
 
     def get_config(self):
         """Returns the layer's config, nested objects serialized.

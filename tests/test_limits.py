@@ -313,3 +313,38 @@ def test_a_call_past_max_bytes_is_refused_before_it_allocates(paths):
 def test_max_bytes_must_be_a_positive_integer_or_none(paths, value):
     with pytest.raises((ValueError, TypeError), match="`max_bytes` must be"):
         paths.generate(sine_seed(), 3, max_bytes=value)
+
+
+# -------------------------------------------------------- mixed precision
+
+
+@pytest.fixture
+def mixed_float16():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.slow  # trains: half a minute on 2 shared cores
+def test_mean_scaling_reads_values_past_float16_under_mixed_float16(mixed_float16):
+    y = 1e5 + 3e4 * np.sin(0.3 * np.arange(20, dtype="float32"))[None, :, None]
+    y = np.repeat(y, 2, 0).astype("float32")
+    layer = SelfFeedingRNN(
+        keras.layers.GRUCell(4),
+        distribution="normal",
+        scaling="mean",
+        jit_compile=False,
+    )
+    assert np.isfinite(layer.generate(y, 4, num_samples=3).numpy()).all()
+    assert np.isfinite(layer.score(y[:, :-4], y[:, -4:]).numpy()).all()
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.compile("adam", layer.distribution.loss)
+    history = model.fit(y[:, :-1], y[:, 1:], epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_values_past_float16_are_refused_without_scaling(mixed_float16):
+    layer = continuous_layer("gru_cell")
+    seed = sine_seed() * 1e5
+    with pytest.raises(ValueError, match=r"`seed` holds values past the largest"):
+        layer.generate(seed, 3)

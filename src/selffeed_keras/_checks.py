@@ -253,7 +253,25 @@ def seed(value, token_model, dtype):
     real_numbers(
         value.dtype, "seed", "real numbers (floats), since the layer has no sampler"
     )
-    return tf.cast(value, dtype)
+    return _cast(value, dtype, "seed")
+
+
+def _cast(value, dtype, name):
+    """`value` cast to `dtype`; raises where a finite value overflows it."""
+    cast = tf.cast(value, dtype)
+    if tf.executing_eagerly() and cast.dtype != value.dtype and cast.dtype.is_floating:
+        overflow = np.isfinite(value.numpy()) & ~np.isfinite(cast.numpy())
+        if overflow.any():
+            largest = float(np.finfo(cast.dtype.as_numpy_dtype).max)
+            raise ValueError(
+                f"`{name}` holds values past the largest {cast.dtype.name}, "
+                f"{largest:,.0f}, the layer's compute dtype. Use "
+                '`scaling="mean"` (a scaled layer reads its series in float32), '
+                "standardize the values first, or use a float32 policy. "
+                f"Received: {name} with values up to "
+                f"{float(np.nanmax(np.abs(value.numpy()))):,.0f}."
+            )
+    return cast
 
 
 def real_numbers(dtype, name, what="real numbers (floats or integers)"):
@@ -447,7 +465,7 @@ def generate_covariates(
                 f"elements), {length} in all. Received: covariates.shape="
                 f"{tuple(value.shape)}."
             )
-    return tf.cast(value, dtype)
+    return _cast(value, dtype, "covariates")
 
 
 def scaling(value, distribution):

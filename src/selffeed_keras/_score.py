@@ -74,11 +74,11 @@ def score(
             "`distribution`. This layer feeds back continuous values. "
             "Received: a layer with sampler=None and distribution=None."
         )
-    seed = _checks.seed(seed, tokens, layer.compute_dtype)
+    seed = _checks.seed(seed, tokens, layer.input_dtype)
     if tokens:
         continuation_ = continuation(continuation_, seed)
     else:
-        continuation_ = values(continuation_, seed, layer.compute_dtype)
+        continuation_ = values(continuation_, seed, layer.input_dtype)
     steps = continuation_.shape[1]
     covariates = _checks.generate_covariates(
         covariates,
@@ -133,7 +133,7 @@ def _trace(layer, has_mask, has_end_token):
     if layer.is_token_model:
         inputs = tf.TensorSpec((None, None), tf.int32)
     else:
-        inputs = tf.TensorSpec((None, *layer._input_shape[1:]), layer.compute_dtype)
+        inputs = tf.TensorSpec((None, *layer._input_shape[1:]), layer.input_dtype)
     state_specs = [
         tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
         for s in layer._flat_template(1)

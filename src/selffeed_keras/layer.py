@@ -331,6 +331,19 @@ class SelfFeedingRNN(keras.layers.Layer):
         self._generation = None  # generate traces anew with it
 
     @property
+    def input_dtype(self):
+        """The dtype of float inputs: float32 with `scaling`, else the compute dtype.
+
+        Keras casts a call's float inputs (covariates included) to it. A
+        scaled layer reads them in float32 and divides by each series' scale
+        first, so that under `mixed_float16` a series above float16's
+        largest value, 65,504, is scaled before it is cast.
+        """
+        if getattr(self, "scaling", None) == "mean":
+            return "float32"
+        return super().input_dtype
+
+    @property
     def is_token_model(self):
         """True when the layer reads and generates integer token ids.
 
@@ -738,7 +751,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         """
         sampler = _beam.call_sampler(sampler, self.sampler)
         steps = _checks.steps(steps)
-        seed = _checks.seed(seed, self.is_token_model, self.compute_dtype)
+        seed = _checks.seed(seed, self.is_token_model, self.input_dtype)
         covariates = _checks.generate_covariates(
             covariates,
             seed,
@@ -918,7 +931,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 return self._generation
             seed_spec = tf.TensorSpec(
                 (None, None) + tuple(self._input_shape[2:]),
-                tf.int32 if self.is_token_model else self.compute_dtype,
+                tf.int32 if self.is_token_model else self.input_dtype,
             )
             state_specs = [
                 tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)

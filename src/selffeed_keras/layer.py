@@ -122,8 +122,10 @@ class SelfFeedingRNN(keras.layers.Layer):
             likely sequences.
         return_state: bool. If True, `call` returns `(outputs, state)` with
             the final state as a flat list of tensors. Defaults to `False`.
-        random_seed: int or None. Seeds the layer's `SeedGenerator`, the
-            source of randomness for sampling. Defaults to None (random).
+        random_seed: int in [0, 2**32 - 1] (what every Keras backend's seed
+            state holds), or None. Seeds the layer's `SeedGenerator`, the
+            source of randomness for sampling; its state is saved with the
+            layer. Defaults to None (random).
         sampling_probability: float in [0, 1] or a
             `selffeed_keras.schedules.Schedule`. In training, each step after
             the first reads the layer's own previous output (through its
@@ -665,8 +667,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             seed: `(batch, seed_time, features)` values for continuous models,
                 `(batch, seed_time)` integer ids for token models; at least one
                 step.
-            steps: int or scalar integer tensor, at least 1: how many elements
-                to generate after the seed.
+            steps: int or scalar integer tensor, from 1 to 2**31 - 1: how
+                many elements to generate after the seed.
             covariates: for a layer built with covariates, floats of shape
                 `(batch, seed_time + steps - 1, num_covariates)`: column `t`
                 is read with seed step `t` for `t < seed_time`, and column
@@ -686,17 +688,20 @@ class SelfFeedingRNN(keras.layers.Layer):
             end_token: optional int, for token models: a row that emits it
                 stops, its later positions hold `end_token`, and the loop
                 exits once every row has stopped.
-            random_seed: optional non-negative int or scalar integer tensor.
-                The call draws from its own stream, started from this seed,
-                so that the same seed, arguments and weights give the same
-                tokens, also in concurrent calls; the layer's seed generator
-                is left as it was. Without it the call draws from the layer's
-                seed generator and advances it.
+            random_seed: optional int in [0, 2**32 - 1] or scalar integer
+                tensor. The call draws from its own stream, started from this
+                seed, so that the same seed, arguments and weights give the
+                same tokens, also in concurrent calls; the layer's seed
+                generator is left as it was. Without it the call reserves a
+                stream of its own from the layer's seed generator (one draw,
+                under a lock) before it runs: concurrent calls never share
+                draws.
             return_state: bool. If True, also return the state that produced
                 the last element, ready for `initial_state`.
-            num_samples: optional positive int or scalar integer tensor, for
-                a layer whose feedback is random (a `distribution`, or a
-                random sampler): how many sample paths per row. The seed is
+            num_samples: optional int from 1 to 2**31 - 1, or scalar integer
+                tensor, for a layer whose feedback is random (a
+                `distribution`, or a random sampler): how many sample paths
+                per row. The seed is
                 read once per row; its state is repeated and every path
                 draws its own elements, all `batch * num_samples` rows in
                 the same compiled loop. A new `num_samples` does not
@@ -728,12 +733,22 @@ class SelfFeedingRNN(keras.layers.Layer):
             `(sequences, scores)` in place of `outputs`; with
             `return_state=True`, the best beam's state.
 
+        In a graph (a `tf.function`, an export endpoint), `steps`,
+        `num_samples`, `random_seed` and token ids are checked by assertions
+        outside the compiled loop, which raise `InvalidArgumentError` naming
+        the argument.
+
         Raises:
-            ValueError: for a `steps` below 1, a seed of the wrong rank or
-                feature size, a `seed_mask` of the wrong shape or with an
-                empty row, an `end_token` without a sampler or out of range,
-                an `initial_state` that does not match the cell, or
-                covariates missing, unexpected or of the wrong shape.
+            ValueError: for a `steps` or `num_samples` outside [1, 2**31 - 1],
+                a `random_seed` outside [0, 2**32 - 1], token ids outside the
+                vocabulary, a token seed row of padding only (under
+                `mask_zero=True`), a NaN or infinity in the seed or
+                covariates (outside masked seed steps), a call past
+                `max_bytes`, a seed of the wrong rank or feature size, a
+                `seed_mask` of the wrong shape or with an empty row, an
+                `end_token` without a sampler or out of range, an
+                `initial_state` that does not match the cell, or covariates
+                missing, unexpected or of the wrong shape.
             TypeError: for arguments of the wrong type or dtype.
 
         Examples:
@@ -898,7 +913,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             ValueError: on a layer with neither a sampler nor a distribution
                 (continuous values have no log-probabilities), or for a
                 continuation whose rank, batch or features differ from the
-                seed's; as `generate` for the other arguments.
+                seed's, continuation ids outside the vocabulary, or a NaN or
+                infinity in the continuation; as `generate` for the other
+                arguments.
             TypeError: for a continuation of the wrong dtype.
 
         Examples:

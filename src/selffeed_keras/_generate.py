@@ -26,6 +26,7 @@ import threading
 import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from selffeed_keras import _beam, _loop, _step, _warm_up, samplers
@@ -98,11 +99,25 @@ class Generation:
         the generator advances by one draw per call, however many draws the
         call makes.
         """
-        with self._reserve_lock:
+        state = self.seed_generator.state
+        if not tf.executing_eagerly():  # in a graph: a draw in that graph
             stream = keras.random.randint(
                 (2,), 0, 2**31 - 1, dtype="int32", seed=self.seed_generator
             )
-        return tf.cast(stream, tf.int64)
+            return tf.cast(stream, tf.int64)
+        # Eagerly, a read and a write of the variable (TensorFlow's own when
+        # it is one: Keras' `assign` checks cost more than the write).
+        variable = state.value
+        with self._reserve_lock:
+            reserved = np.asarray(variable)
+            advanced = reserved + np.array([0, 1], reserved.dtype)
+            if isinstance(variable, tf.Variable):
+                variable.assign(advanced)
+            else:
+                state.assign(advanced)
+        # Hashed into a stream far from the generator's own, [seed, counter].
+        mixed = np.random.SeedSequence([int(x) for x in reserved]).generate_state(2)
+        return tf.constant(mixed.astype(np.int64))
 
     def __call__(self, key, args):
         """Runs the function for `key`; its first run may fall back from XLA.

@@ -798,7 +798,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         deterministic = self._deterministic_feedback(sampler)
         num_samples = _checks.num_samples(num_samples, deterministic)
         self._check_size(max_bytes, seed, steps, num_samples, covariates)
-        if random_seed is not None:
+        if random_seed is not None and tf.executing_eagerly():
+            random_seed = tf.constant([int(random_seed), 0], tf.int64)
+        elif random_seed is not None:
             random_seed = tf.stack([random_seed, tf.zeros((), tf.int64)])
         elif deterministic is None:
             random_seed = generation.reserve_stream()

@@ -86,3 +86,62 @@ def test_errors():
     layer = continuous_layer("gru_cell", sampling_probability=schedules.Constant(0.2))
     with pytest.raises(ValueError, match="has its own schedule"):
         fit(layer, callbacks.ScheduledSampling(0.5))
+
+
+# -------------------------------------------------------------- resuming
+
+X = sine_seed(batch=16, time=7)
+
+
+def _model():
+    keras.utils.set_random_seed(0)
+    layer = continuous_layer("gru_cell", random_seed=5, jit_compile=False)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.compile("adam", "mse")
+    return model
+
+
+def _fit(model, epochs, initial_epoch=0, more=()):
+    schedule = schedules.Linear(0.1, 0.9, steps=8)
+    model.fit(
+        X[:, :-1],
+        X[:, 1:],
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        batch_size=8,  # 2 batches an epoch, in a fixed order
+        shuffle=False,
+        callbacks=[callbacks.ScheduledSampling(schedule, per="batch"), *more],
+        verbose=0,
+    )
+    return model
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise RuntimeError("interrupted")
+
+
+@pytest.mark.slow  # trains three times: over half a minute
+def test_a_run_resumed_by_backup_and_restore_equals_an_uninterrupted_one(tmp_path):
+    whole = _fit(_model(), 4)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _fit(_model(), 4, more=[backup, _Interrupt()])
+    resumed = _fit(_model(), 4, more=[backup])
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    layers = whole.layers[0], resumed.layers[0]
+    assert layers[0].current_sampling_probability == pytest.approx(
+        layers[1].current_sampling_probability
+    )
+
+
+@pytest.mark.slow  # trains three times: over half a minute
+def test_a_run_resumed_from_a_keras_file_equals_an_uninterrupted_one(tmp_path):
+    whole = _fit(_model(), 4)
+    path = str(tmp_path / "half.keras")
+    _fit(_model(), 2).save(path)
+    resumed = _fit(keras.models.load_model(path), 4, initial_epoch=2)
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)

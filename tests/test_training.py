@@ -194,6 +194,44 @@ def test_checkpoint_restores_the_probability_and_the_schedules_step(tmp_path):
     assert fresh.current_sampling_probability == pytest.approx(2 / 8)
 
 
+def test_checkpoints_and_keras_files_keep_the_seed_generators_state(tmp_path):
+    # After a reload, a call without `random_seed` goes on with the stream
+    # instead of repeating the original model's first draws.
+    layer = SelfFeedingRNN(keras.layers.GRUCell(4), distribution="normal")
+    seed = sine_seed()
+    layer.generate(seed, 3)  # advances the generator
+    state = layer.seed_generator.state.numpy().copy()
+    path = tf.train.Checkpoint(layer=layer).write(str(tmp_path / "ckpt"))
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.save(tmp_path / "model.keras")
+    expected = layer.generate(seed, 3)
+
+    fresh = SelfFeedingRNN(keras.layers.GRUCell(4), distribution="normal")
+    fresh.build((None, None, 1))
+    fresh.set_weights(layer.get_weights())
+    tf.train.Checkpoint(layer=fresh).read(path).assert_consumed()
+    np.testing.assert_array_equal(fresh.seed_generator.state.numpy(), state)
+    np.testing.assert_array_equal(fresh.generate(seed, 3), expected)
+
+    loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
+    np.testing.assert_array_equal(loaded.seed_generator.state.numpy(), state)
+    np.testing.assert_array_equal(loaded.generate(seed, 3), expected)
+
+
+def test_files_saved_without_the_seed_generators_state_still_load():
+    layer = SelfFeedingRNN(
+        keras.layers.GRUCell(4), distribution="normal", random_seed=3
+    )
+    layer.build((None, None, 1))
+    store = {}
+    layer.save_own_variables(store)
+    assert store["seed_generator_state"].dtype == np.int64
+    del store["seed_generator_state"]  # the layout of files saved before it
+    layer.seed_generator.state.assign([7, 9])
+    layer.load_own_variables(store)
+    assert layer.seed_generator.state.numpy().tolist() == [7, 9]
+
+
 def test_token_model_trains_with_scheduled_sampling():
     layer = token_layer("lstm_cell", sampler="top_k", sampling_probability=0.5)
     ids = np.random.default_rng(2).integers(1, 13, (8, 10))

@@ -99,49 +99,78 @@ def probability_or_schedule(value, name, schedule_class):
     )
 
 
+# The largest `steps` and `num_samples`: int32 counts, as the loop runs them.
+INT32_MAX = 2**31 - 1
+# The largest `random_seed`: the seed state of `keras.random.SeedGenerator` is
+# uint32 on JAX, so a larger seed would not mean the same on every backend.
+SEED_MAX = 2**32 - 1
+
+
 def optional_seed(value, name):
-    """Returns None, or `value` as a Python int if it is at least 0."""
+    """Returns None, or `value` as a Python int in [0, 2**32 - 1]."""
     if value is None:
         return None
     return number(
         value,
         name,
-        "None or a non-negative integer",
+        "None or a non-negative integer up to 2**32 - 1",
         integer=True,
-        valid=lambda v: v >= 0,
+        valid=lambda v: 0 <= v <= SEED_MAX,
     )
 
 
-def _integer_tensor(value, name, expected, minimum, dtype):
-    """Returns an int, NumPy int or scalar integer tensor as a `dtype` tensor."""
+def _integer_tensor(value, name, expected, minimum, maximum, dtype):
+    """Returns an int, NumPy int or scalar integer tensor as a `dtype` tensor.
+
+    Python and NumPy numbers, and tensors in eager mode, are checked here;
+    a tensor in a graph (a `tf.function`, an export endpoint) is checked by
+    an assertion in that graph, outside any compiled loop, whose message
+    names the argument.
+    """
     if not isinstance(value, (tf.Tensor, tf.Variable)):
         value = number(
-            value, name, expected, integer=True, valid=lambda v: v >= minimum
+            value,
+            name,
+            expected,
+            integer=True,
+            valid=lambda v: minimum <= v <= maximum,
         )
         return tf.constant(value, dtype)
     if not value.dtype.is_integer or value.shape.rank != 0:
         raise ValueError(_message(name, expected, value))
-    value = tf.cast(value, dtype)
-    if tf.executing_eagerly() and int(value) < minimum:
-        raise ValueError(_message(name, expected, value))
-    return value
+    if tf.executing_eagerly():
+        if not minimum <= int(value) <= maximum:
+            raise ValueError(_message(name, expected, value))
+        return tf.cast(value, dtype)
+    # Compared in int64, before the cast, so that nothing wraps first.
+    wide = tf.cast(value, tf.int64)
+    check = tf.debugging.Assert(
+        tf.logical_and(wide >= minimum, wide <= maximum),
+        [f"`{name}` must be {expected}. Received: {name}=", wide],
+        name=f"check_{name}",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(tf.cast(wide, dtype))
 
 
 def steps(value):
     """Returns `steps` as a scalar int32 tensor; accepts an int or a scalar tensor."""
     expected = (
-        "a positive integer (a Python or NumPy int, or a scalar integer tensor): "
-        "the number of elements to generate after the seed"
+        "a positive integer up to 2**31 - 1 (a Python or NumPy int, or a scalar "
+        "integer tensor): the number of elements to generate after the seed"
     )
-    return _integer_tensor(value, "steps", expected, 1, tf.int32)
+    return _integer_tensor(value, "steps", expected, 1, INT32_MAX, tf.int32)
 
 
 def random_seed(value):
     """Returns `random_seed` as a scalar int64 tensor, None for None, or raises."""
     if value is None:
         return None
-    expected = "None, a non-negative integer or a scalar integer tensor"
-    return _integer_tensor(value, "random_seed", expected, 0, tf.int64)
+    expected = (
+        "None, a non-negative integer up to 2**32 - 1 (what the seed state of "
+        "every Keras backend holds) or a scalar integer tensor"
+    )
+    return _integer_tensor(value, "random_seed", expected, 0, SEED_MAX, tf.int64)
 
 
 def keras_seed(value):
@@ -224,7 +253,25 @@ def seed(value, token_model, dtype):
     real_numbers(
         value.dtype, "seed", "real numbers (floats), since the layer has no sampler"
     )
-    return tf.cast(value, dtype)
+    return _cast(value, dtype, "seed")
+
+
+def _cast(value, dtype, name):
+    """`value` cast to `dtype`; raises where a finite value overflows it."""
+    cast = tf.cast(value, dtype)
+    if tf.executing_eagerly() and cast.dtype != value.dtype and cast.dtype.is_floating:
+        overflow = np.isfinite(value.numpy()) & ~np.isfinite(cast.numpy())
+        if overflow.any():
+            largest = float(np.finfo(cast.dtype.as_numpy_dtype).max)
+            raise ValueError(
+                f"`{name}` holds values past the largest {cast.dtype.name}, "
+                f"{largest:,.0f}, the layer's compute dtype. Use "
+                '`scaling="mean"` (a scaled layer reads its series in float32), '
+                "standardize the values first, or use a float32 policy. "
+                f"Received: {name} with values up to "
+                f"{float(np.nanmax(np.abs(value.numpy()))):,.0f}."
+            )
+    return cast
 
 
 def real_numbers(dtype, name, what="real numbers (floats or integers)"):
@@ -382,10 +429,12 @@ def call_covariates(value, inputs, num_covariates):
         )
 
 
-def generate_covariates(value, seed, steps, num_covariates, built, dtype):
-    """Returns the covariates of `generate` cast to `dtype`, None, or raises."""
+def generate_covariates(
+    value, seed, steps, num_covariates, built, dtype, where="`generate`"
+):
+    """Returns the covariates of `generate` (or `where`) cast to `dtype`, or raises."""
     if built:
-        _presence(value, num_covariates, "`generate`")
+        _presence(value, num_covariates, where)
     if value is None:
         return None
     value = as_tensor(value, "covariates")
@@ -416,7 +465,7 @@ def generate_covariates(value, seed, steps, num_covariates, built, dtype):
                 f"elements), {length} in all. Received: covariates.shape="
                 f"{tuple(value.shape)}."
             )
-    return tf.cast(value, dtype)
+    return _cast(value, dtype, "covariates")
 
 
 def scaling(value, distribution):
@@ -451,5 +500,142 @@ def num_samples(value, deterministic):
             "Use a `distribution` or a random sampler. "
             f"Received: num_samples={value!r}."
         )
-    expected = "a positive integer (a Python or NumPy int, or a scalar integer tensor)"
-    return _integer_tensor(value, "num_samples", expected, 1, tf.int32)
+    expected = (
+        "a positive integer up to 2**31 - 1 (a Python or NumPy int, or a scalar "
+        "integer tensor)"
+    )
+    return _integer_tensor(value, "num_samples", expected, 1, INT32_MAX, tf.int32)
+
+
+def _first_position(bad):
+    """The `(row, step)` of the first True of a `(batch, time, ...)` array."""
+    row, step = np.argwhere(bad.reshape(bad.shape[0], bad.shape[1], -1).any(-1))[0]
+    return int(row), int(step)
+
+
+def _valid_steps(seed_mask, shape):
+    """The positions a check reads: True but at masked seed steps."""
+    valid = np.ones(shape[:2], bool)
+    if seed_mask is not None:
+        mask = np.asarray(seed_mask)
+        valid[:, : mask.shape[1]] = mask
+    return valid
+
+
+def finite(value, name, seed_mask=None):
+    """Raises `ValueError` for a NaN or infinity in `value`, in eager calls.
+
+    Steps that `seed_mask` marks as padding are not read, so they are not
+    checked. In a graph the values are unknown: nothing is checked.
+
+    Args:
+        value: a `(batch, time, ...)` tensor of real numbers.
+        name: the argument's name, for the message.
+        seed_mask: None, or a boolean `(batch, seed_time)` tensor.
+    """
+    if not tf.executing_eagerly() or not value.dtype.is_floating:
+        return
+    array = value.numpy()
+    bad = ~np.isfinite(array)
+    if value.shape.rank >= 2:
+        bad &= _valid_steps(seed_mask, array.shape).reshape(
+            array.shape[:2] + (1,) * (array.ndim - 2)
+        )
+    if bad.any():
+        row, step = _first_position(bad) if array.ndim >= 2 else (None, None)
+        raise ValueError(
+            f"`{name}` must hold finite numbers: a NaN or an infinity would "
+            "silently spread through the state to every later output. "
+            f"Received: {name}[{row}, {step}] = {array[row, step].tolist()!r} "
+            "(the first non-finite position, row and step). Fill missing "
+            "values first, or mark missing seed steps with `seed_mask`."
+        )
+
+
+def token_ids(value, name, vocab_size):
+    """Returns int32 token ids, checked to lie in `[0, vocab_size)`, or raises.
+
+    Eager calls raise `ValueError` naming the first bad position. In a graph
+    (a `tf.function`, an export endpoint), an assertion outside the compiled
+    loop checks them: under XLA an embedding lookup would clip an id out of
+    range silently.
+    """
+    expected = f"token ids in [0, {vocab_size}), the vocabulary"
+    if tf.executing_eagerly():
+        array = value.numpy()
+        bad = (array < 0) | (array >= vocab_size)
+        if bad.any():
+            row, step = _first_position(bad)
+            raise ValueError(
+                f"`{name}` must hold {expected}. Received: {name}[{row}, {step}] "
+                f"= {int(array[row, step])} (the first id out of range, row and "
+                "step)."
+            )
+        return value
+    check = tf.debugging.Assert(
+        tf.logical_and(tf.reduce_all(value >= 0), tf.reduce_all(value < vocab_size)),
+        [f"`{name}` must hold {expected}. Received out-of-range ids in {name}."],
+        name=f"check_{name}",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(value)
+
+
+def padding_rows(seed, seed_mask):
+    """Raises for a token seed row that is padding only (`mask_zero=True`).
+
+    Such a row has no step to continue from, as a `seed_mask` row without a
+    True does not. Eager calls only.
+    """
+    if not tf.executing_eagerly():
+        return
+    valid = seed.numpy() != 0
+    if seed_mask is not None:
+        valid &= seed_mask.numpy()
+    empty = np.flatnonzero(~valid.any(axis=1))
+    if empty.size:
+        raise ValueError(
+            "Every row of `seed` needs at least one token that is not padding: "
+            "the encoder's `mask_zero=True` masks the id 0, so such a row has "
+            f"no step to continue from. Received: rows {empty.tolist()} of "
+            "`seed` with only padding (or only masked steps)."
+        )
+
+
+# The default of `generate(..., max_bytes=...)`: 4 GiB.
+MAX_BYTES = 4 * 2**30
+
+
+def max_bytes(value):
+    """Returns `max_bytes` as a Python int, None for None (no limit), or raises."""
+    if value is None:
+        return None
+    return positive_int(value, "max_bytes", " (bytes), or None for no limit")
+
+
+def generation_bytes(limit, *, rows, steps, element_bytes, row_bytes):
+    """Raises `ValueError` when a call would need more than `limit` bytes.
+
+    The estimate, in eager calls only: the outputs three times over (the
+    loop's buffers, the copy that gathers them, the copy that puts the
+    batch first), and each row's repeated state and covariates.
+
+    Args:
+        limit: the most bytes allowed, or None for no limit.
+        rows: `batch * num_samples`, or the batch.
+        steps: the `steps` tensor.
+        element_bytes: bytes of one generated element of one row.
+        row_bytes: bytes that each row holds besides its outputs.
+    """
+    if limit is None or not tf.executing_eagerly():
+        return
+    steps = int(steps)
+    needed = rows * (3 * steps * element_bytes + row_bytes)
+    if needed > limit:
+        raise ValueError(
+            f"This call would need about {needed / 2**30:.1f} GiB: {rows} rows "
+            f"(batch times `num_samples`) of {steps} `steps`, past `max_bytes`="
+            f"{limit} ({limit / 2**30:.1f} GiB). Draw the paths in batches of "
+            "fewer rows or steps (with `initial_state` and `return_state` to "
+            "continue), or pass a larger `max_bytes` (None for no limit)."
+        )

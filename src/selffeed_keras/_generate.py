@@ -11,19 +11,22 @@ in a loop of their own, then repeat the rows for the free run.
 
 Randomness is reentrant: the seed generator's state travels in the loop's
 carry and the sampler draws inside a `keras.StatelessScope` that maps the
-generator's variable to it. A call with `random_seed` starts its own stream
-at `[random_seed, 0]` (what `SeedGenerator(random_seed)` starts from) and
-leaves the layer's generator alone, so concurrent calls do not interleave;
-a call without one starts from the layer's generator and writes the
-advanced state back.
+generator's variable to it. Every call that draws runs on a stream of its
+own, a `(2,)` seed state given as `random_seed`: `[random_seed, 0]` (what
+`SeedGenerator(random_seed)` starts from) for a call with one, else a
+stream that `reserve_stream` draws from the layer's generator, under a lock,
+before the call runs. Concurrent calls therefore never share draws; the
+layer's generator advances by one draw per call.
 """
 
 import copy
+import functools
 import json
 import threading
 import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from selffeed_keras import _beam, _loop, _step, _warm_up, samplers
@@ -86,6 +89,35 @@ class Generation:
         # binding of arguments to a signature, half the cost of a short call.
         self._concrete = {}
         self._lock = threading.Lock()
+        self._reserve_lock = threading.Lock()
+
+    def reserve_stream(self):
+        """A random stream of its own for one call: a `(2,)` int64 seed state.
+
+        Drawn from the layer's generator under a lock, so that concurrent
+        calls each reserve a different stream before any of them runs, and
+        the generator advances by one draw per call, however many draws the
+        call makes.
+        """
+        state = self.seed_generator.state
+        if not tf.executing_eagerly():  # in a graph: a draw in that graph
+            stream = keras.random.randint(
+                (2,), 0, 2**31 - 1, dtype="int32", seed=self.seed_generator
+            )
+            return tf.cast(stream, tf.int64)
+        # Eagerly, a read and a write of the variable (TensorFlow's own when
+        # it is one: Keras' `assign` checks cost more than the write).
+        variable = state.value
+        with self._reserve_lock:
+            reserved = np.asarray(variable)
+            advanced = reserved + np.array([0, 1], reserved.dtype)
+            if isinstance(variable, tf.Variable):
+                variable.assign(advanced)
+            else:
+                state.assign(advanced)
+        # Hashed into a stream far from the generator's own, [seed, counter].
+        mixed = np.random.SeedSequence([int(x) for x in reserved]).generate_state(2)
+        return tf.constant(mixed.astype(np.int64))
 
     def __call__(self, key, args):
         """Runs the function for `key`; its first run may fall back from XLA.
@@ -148,7 +180,7 @@ class Generation:
             ),
             "seed_mask": tf.TensorSpec((None, None), tf.bool),
             "end_token": tf.TensorSpec((), tf.int32),
-            "random_seed": tf.TensorSpec((), tf.int64),
+            "random_seed": tf.TensorSpec((2,), tf.int64),
             "num_samples": tf.TensorSpec((), tf.int32),
         }
         signature = [self.seed_spec, tf.TensorSpec((), tf.int32)]
@@ -158,7 +190,13 @@ class Generation:
             options = dict(zip(key, optional, strict=True))
             return graph(seed, steps, **options, jit_compile=jit_compile)
 
-        return tf.function(generate, input_signature=signature, autograph=False)
+        # TensorFlow counts traces per Python code object, so the functions
+        # of every layer (a backtest makes one per origin) would add up to a
+        # false "retracing" warning. A `partial` has no code object: each
+        # function is counted on its own, and each traces once.
+        return tf.function(
+            functools.partial(generate), input_signature=signature, autograph=False
+        )
 
     def _graph(self, sampler_key):
         """The graph for a call's sampler: the step's own, another, or a beam."""
@@ -227,8 +265,7 @@ class Generation:
                 inputs = {"covariates": tf.repeat(free, num_samples, 1)}
             length, first_draw = steps - 1, None
         if random_seed is not None:
-            seed_state = tf.stack([random_seed, tf.zeros((), tf.int64)])
-            carry["seed"] = tf.cast(seed_state, generator.state.dtype)
+            carry["seed"] = tf.cast(random_seed, generator.state.dtype)
         else:
             carry["seed"] = tf.identity(generator.state.value)
         batch = tf.shape(carry["outputs"])[:1]

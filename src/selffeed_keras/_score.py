@@ -10,6 +10,7 @@ The pass is traced once per layer and combination of optional arguments,
 with an input signature: a new length or batch reuses it.
 """
 
+import functools
 import threading
 import weakref
 
@@ -73,11 +74,11 @@ def score(
             "`distribution`. This layer feeds back continuous values. "
             "Received: a layer with sampler=None and distribution=None."
         )
-    seed = _checks.seed(seed, tokens, layer.compute_dtype)
+    seed = _checks.seed(seed, tokens, layer.input_dtype)
     if tokens:
         continuation_ = continuation(continuation_, seed)
     else:
-        continuation_ = values(continuation_, seed, layer.compute_dtype)
+        continuation_ = values(continuation_, seed, layer.input_dtype)
     steps = continuation_.shape[1]
     covariates = _checks.generate_covariates(
         covariates,
@@ -86,6 +87,7 @@ def score(
         layer._num_covariates if layer.built else None,
         layer.built,
         layer.compute_dtype,
+        where="`score`",
     )
     if not layer.built:
         layer.build(
@@ -93,6 +95,12 @@ def score(
             None if covariates is None else (None, None, covariates.shape[-1]),
         )
     seed_mask = _checks.seed_mask(seed_mask, seed)
+    seed = layer._checked_values(seed, seed_mask, covariates)
+    if tokens:
+        vocab_size = min(layer._vocabulary_size(), layer._output_size)
+        continuation_ = _checks.token_ids(continuation_, "continuation", vocab_size)
+    else:
+        _checks.finite(continuation_, "continuation")
     batch_size = seed.shape[0]
     template = layer._flat_template(batch_size)
     specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in template]
@@ -125,7 +133,7 @@ def _trace(layer, has_mask, has_end_token):
     if layer.is_token_model:
         inputs = tf.TensorSpec((None, None), tf.int32)
     else:
-        inputs = tf.TensorSpec((None, *layer._input_shape[1:]), layer.compute_dtype)
+        inputs = tf.TensorSpec((None, *layer._input_shape[1:]), layer.input_dtype)
     state_specs = [
         tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
         for s in layer._flat_template(1)
@@ -153,7 +161,11 @@ def _trace(layer, has_mask, has_end_token):
             layer, seed, continuation, covariates, seed_mask, end_token, state
         )
 
-    return tf.function(score, input_signature=signature, autograph=False)
+    # A `partial`, so that TensorFlow counts each layer's traces on their own
+    # (see `_generate.Generation._trace`).
+    return tf.function(
+        functools.partial(score), input_signature=signature, autograph=False
+    )
 
 
 def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token, state):

@@ -13,9 +13,11 @@ class ScheduledSampling(keras.callbacks.Callback):
 
     During `model.fit`, sets the probability of feeding back the model's own
     outputs to `schedule(i)`, with `i` the epoch (from 0) or the training
-    batch counted across epochs, and logs it as `sampling_probability` so
-    that it appears in the `History`. The value lives in a non-trainable
-    variable: changing it never retraces the training step. A layer created
+    step (the optimizer's `iterations`, counted across epochs and saved with
+    the model, so that a resumed `fit` continues the schedule), and logs it
+    as `sampling_probability` so that it appears in the `History`. The value
+    lives in a non-trainable variable: changing it never retraces the
+    training step. A layer created
     with `sampling_probability=0.0` trains teacher-forced on the recurrent
     layer's fast path; this callback switches it to the feedback path at the
     start of training, tracing the training step once more.
@@ -24,7 +26,8 @@ class ScheduledSampling(keras.callbacks.Callback):
         schedule: a `selffeed_keras.schedules.Schedule`, or a float in [0, 1]
             for a constant.
         per: `"epoch"` (the default) or `"batch"`: what `i` counts. With
-            `steps_per_execution > 1`, batches are counted per execution.
+            `"batch"`, `i` is `model.optimizer.iterations` when each batch
+            (each execution, with `steps_per_execution > 1`) begins.
 
     Examples:
         >>> layer = selffeed_keras.SelfFeedingRNN(
@@ -51,7 +54,6 @@ class ScheduledSampling(keras.callbacks.Callback):
                 f"`per` must be 'epoch' or 'batch'. Received: per={per!r}."
             )
         self.per = per
-        self._batches = 0
         self._layers = []
 
     def on_train_begin(self, logs=None):
@@ -75,7 +77,7 @@ class ScheduledSampling(keras.callbacks.Callback):
                     "either that or this callback, not both."
                 )
             retrace |= layer._switch.enable()
-        self._set(0)
+        self._set(self._training_steps() if self.per == "batch" else 0)
         if retrace:
             self.model.make_train_function(force=True)
 
@@ -87,8 +89,10 @@ class ScheduledSampling(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         """Sets the value for this batch, when `per="batch"`."""
         if self.per == "batch":
-            self._set(self._batches)
-            self._batches += 1
+            self._set(self._training_steps())
+
+    def _training_steps(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_epoch_end(self, epoch, logs=None):
         """Logs the value in use, so that it appears in `History`."""

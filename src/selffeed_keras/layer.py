@@ -3,6 +3,7 @@
 import threading
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops, tree
 
@@ -13,6 +14,7 @@ from selffeed_keras import (
     _generate,
     _lags,
     _score,
+    _seed_state,
     _step,
     distributions,
     samplers,
@@ -121,8 +123,10 @@ class SelfFeedingRNN(keras.layers.Layer):
             likely sequences.
         return_state: bool. If True, `call` returns `(outputs, state)` with
             the final state as a flat list of tensors. Defaults to `False`.
-        random_seed: int or None. Seeds the layer's `SeedGenerator`, the
-            source of randomness for sampling. Defaults to None (random).
+        random_seed: int in [0, 2**32 - 1] (what every Keras backend's seed
+            state holds), or None. Seeds the layer's `SeedGenerator`, the
+            source of randomness for sampling; its state is saved with the
+            layer. Defaults to None (random).
         sampling_probability: float in [0, 1] or a
             `selffeed_keras.schedules.Schedule`. In training, each step after
             the first reads the layer's own previous output (through its
@@ -355,6 +359,19 @@ class SelfFeedingRNN(keras.layers.Layer):
         if self.built:
             self._step = self._make_step()
         self._generation = None  # generate traces anew with it
+
+    @property
+    def input_dtype(self):
+        """The dtype of float inputs: float32 with `scaling`, else the compute dtype.
+
+        Keras casts a call's float inputs (covariates included) to it. A
+        scaled layer reads them in float32 and divides by each series' scale
+        first, so that under `mixed_float16` a series above float16's
+        largest value, 65,504, is scaled before it is cast.
+        """
+        if getattr(self, "scaling", None) == "mean":
+            return "float32"
+        return super().input_dtype
 
     @property
     def is_token_model(self):
@@ -677,6 +694,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         return_state=False,
         num_samples=None,
         sampler=None,
+        max_bytes=_checks.MAX_BYTES,
     ):
         """Generates the `steps` elements that follow `seed`, on its own outputs.
 
@@ -690,8 +708,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             seed: `(batch, seed_time, features)` values for continuous models,
                 `(batch, seed_time)` integer ids for token models; at least one
                 step.
-            steps: int or scalar integer tensor, at least 1: how many elements
-                to generate after the seed.
+            steps: int or scalar integer tensor, from 1 to 2**31 - 1: how
+                many elements to generate after the seed.
             covariates: for a layer built with covariates, floats of shape
                 `(batch, seed_time + steps - 1, num_covariates)`: column `t`
                 is read with seed step `t` for `t < seed_time`, and column
@@ -712,17 +730,20 @@ class SelfFeedingRNN(keras.layers.Layer):
             end_token: optional int, for token models: a row that emits it
                 stops, its later positions hold `end_token`, and the loop
                 exits once every row has stopped.
-            random_seed: optional non-negative int or scalar integer tensor.
-                The call draws from its own stream, started from this seed,
-                so that the same seed, arguments and weights give the same
-                tokens, also in concurrent calls; the layer's seed generator
-                is left as it was. Without it the call draws from the layer's
-                seed generator and advances it.
+            random_seed: optional int in [0, 2**32 - 1] or scalar integer
+                tensor. The call draws from its own stream, started from this
+                seed, so that the same seed, arguments and weights give the
+                same tokens, also in concurrent calls; the layer's seed
+                generator is left as it was. Without it the call reserves a
+                stream of its own from the layer's seed generator (one draw,
+                under a lock) before it runs: concurrent calls never share
+                draws.
             return_state: bool. If True, also return the state that produced
                 the last element, ready for `initial_state`.
-            num_samples: optional positive int or scalar integer tensor, for
-                a layer whose feedback is random (a `distribution`, or a
-                random sampler): how many sample paths per row. The seed is
+            num_samples: optional int from 1 to 2**31 - 1, or scalar integer
+                tensor, for a layer whose feedback is random (a
+                `distribution`, or a random sampler): how many sample paths
+                per row. The seed is
                 read once per row; its state is repeated and every path
                 draws its own elements, all `batch * num_samples` rows in
                 the same compiled loop. A new `num_samples` does not
@@ -733,6 +754,13 @@ class SelfFeedingRNN(keras.layers.Layer):
                 call instead of the layer's own. Equal samplers (same class
                 and config) share one traced function. A `BeamSampler` runs
                 a beam search.
+            max_bytes: optional int, or None for no limit: the most memory,
+                in bytes, that the call may take for its outputs (three
+                copies: the loop's buffers, their gathering and the final
+                layout) and each row's state and covariates, estimated
+                before anything runs. Defaults to 4 GiB (`2**32`). A call
+                past it raises: draw many paths in batches instead (see the
+                probabilistic how-to). Checked in eager calls only.
 
         Returns:
             `(batch, steps, features)` values for continuous models (float32
@@ -747,12 +775,22 @@ class SelfFeedingRNN(keras.layers.Layer):
             `(sequences, scores)` in place of `outputs`; with
             `return_state=True`, the best beam's state.
 
+        In a graph (a `tf.function`, an export endpoint), `steps`,
+        `num_samples`, `random_seed` and token ids are checked by assertions
+        outside the compiled loop, which raise `InvalidArgumentError` naming
+        the argument.
+
         Raises:
-            ValueError: for a `steps` below 1, a seed of the wrong rank or
-                feature size, a `seed_mask` of the wrong shape or with an
-                empty row, an `end_token` without a sampler or out of range,
-                an `initial_state` that does not match the cell, or
-                covariates missing, unexpected or of the wrong shape.
+            ValueError: for a `steps` or `num_samples` outside [1, 2**31 - 1],
+                a `random_seed` outside [0, 2**32 - 1], token ids outside the
+                vocabulary, a token seed row of padding only (under
+                `mask_zero=True`), a NaN or infinity in the seed or
+                covariates (outside masked seed steps), a call past
+                `max_bytes`, a seed of the wrong rank or feature size, a
+                `seed_mask` of the wrong shape or with an empty row, an
+                `end_token` without a sampler or out of range, an
+                `initial_state` that does not match the cell, or covariates
+                missing, unexpected or of the wrong shape.
             TypeError: for arguments of the wrong type or dtype.
 
         Examples:
@@ -770,7 +808,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         """
         sampler = _beam.call_sampler(sampler, self.sampler)
         steps = _checks.steps(steps)
-        seed = _checks.seed(seed, self.is_token_model, self.compute_dtype)
+        seed = _checks.seed(seed, self.is_token_model, self.input_dtype)
         covariates = _checks.generate_covariates(
             covariates,
             seed,
@@ -790,6 +828,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                     )
         _checks.seed_features(seed, self._input_shape)
         seed_mask = _checks.seed_mask(seed_mask, seed)
+        seed = self._checked_values(seed, seed_mask, covariates)
         generation = self._generation_functions()
         initial_state = _checks.initial_state(
             initial_state, generation.state_specs, seed.shape[0]
@@ -798,9 +837,15 @@ class SelfFeedingRNN(keras.layers.Layer):
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
         _beam.check_num_samples(sampler or self.sampler, num_samples)
-        num_samples = _checks.num_samples(
-            num_samples, self._deterministic_feedback(sampler)
-        )
+        deterministic = self._deterministic_feedback(sampler)
+        num_samples = _checks.num_samples(num_samples, deterministic)
+        self._check_size(max_bytes, seed, steps, num_samples, covariates)
+        if random_seed is not None and tf.executing_eagerly():
+            random_seed = tf.constant([int(random_seed), 0], tf.int64)
+        elif random_seed is not None:
+            random_seed = tf.stack([random_seed, tf.zeros((), tf.int64)])
+        elif deterministic is None:
+            random_seed = generation.reserve_stream()
 
         options = {
             "initial_state": initial_state,
@@ -815,6 +860,46 @@ class SelfFeedingRNN(keras.layers.Layer):
         key += _generate.sampler_key(sampler, self.sampler)
         outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
+
+    def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
+        """Raises before a call whose outputs and state pass `max_bytes`."""
+        max_bytes = _checks.max_bytes(max_bytes)
+        if max_bytes is None or not tf.executing_eagerly():
+            return
+        rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
+        value_shape, value_dtype = self._step.fed_spec
+        element = int(np.prod(value_shape, dtype=np.int64))
+        element *= tf.as_dtype(value_dtype).size
+        state = sum(
+            int(np.prod(s.shape[1:], dtype=np.int64)) * s.dtype.size
+            for s in self._generation_functions().state_specs
+        )
+        if covariates is not None:
+            state += int(np.prod(covariates.shape[1:])) * covariates.dtype.size
+        _checks.generation_bytes(
+            max_bytes, rows=rows, steps=steps, element_bytes=element, row_bytes=state
+        )
+
+    def _vocabulary_size(self):
+        """How many token ids the encoder reads: its `input_dim`, or the head's."""
+        return getattr(self.encoder, "input_dim", None) or self._output_size
+
+    def _checked_values(self, seed, seed_mask, covariates):
+        """Raises for seed values or covariates that the loop cannot read.
+
+        Token ids out of the vocabulary, a row of padding only, NaN or
+        infinite values: eager calls raise, naming the first bad position;
+        in a graph, token ids are asserted outside the compiled loop.
+        """
+        if self.is_token_model:
+            seed = _checks.token_ids(seed, "seed", self._vocabulary_size())
+            if getattr(self.encoder, "mask_zero", False):
+                _checks.padding_rows(seed, seed_mask)
+        else:
+            _checks.finite(seed, "seed", seed_mask)
+        if covariates is not None:
+            _checks.finite(covariates, "covariates", seed_mask)
+        return seed
 
     def _deterministic_feedback(self, sampler=None):
         """What makes the fed-back value deterministic, or None if it is random.
@@ -872,7 +957,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             ValueError: on a layer with neither a sampler nor a distribution
                 (continuous values have no log-probabilities), or for a
                 continuation whose rank, batch or features differ from the
-                seed's; as `generate` for the other arguments.
+                seed's, continuation ids outside the vocabulary, or a NaN or
+                infinity in the continuation; as `generate` for the other
+                arguments.
             TypeError: for a continuation of the wrong dtype.
 
         Examples:
@@ -978,7 +1065,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 return self._generation
             seed_spec = tf.TensorSpec(
                 (None, None) + tuple(self._input_shape[2:]),
-                tf.int32 if self.is_token_model else self.compute_dtype,
+                tf.int32 if self.is_token_model else self.input_dtype,
             )
             state_specs = [
                 tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
@@ -997,6 +1084,33 @@ class SelfFeedingRNN(keras.layers.Layer):
             return self._generation
 
     # --------------------------------------------------------- serialization
+
+    def save_own_variables(self, store):
+        """Saves the layer's variables and its seed generator's state.
+
+        Args:
+            store: the dict-like store Keras saves the layer's state in.
+        """
+        super().save_own_variables(store)
+        _seed_state.save(store, self.seed_generator)
+
+    def load_own_variables(self, store):
+        """Loads what `save_own_variables` saved; older files lack the seed state.
+
+        Args:
+            store: the dict-like store Keras loads the layer's state from.
+        """
+        store, state = _seed_state.split(store)
+        super().load_own_variables(store)
+        _seed_state.load(state, self.seed_generator)
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        # `tf.train.Checkpoint` (and so a custom loop's checkpoints) saves the
+        # seed generator's state too, which it does not see by itself.
+        children = super()._trackable_children(save_type, **kwargs)
+        if save_type == "checkpoint":
+            children[_seed_state.KEY] = self.seed_generator.state
+        return children
 
     def get_config(self):
         """Returns the layer's config, nested objects serialized.

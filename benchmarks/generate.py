@@ -672,6 +672,104 @@ def bench_paths(quick):
     print(f"- {n} paths / 1 path: {paths[1] / one[1]:.2f}x (target 3x)\n")
 
 
+def side_by_side(calls, budget_s, max_rounds):
+    """Median seconds per call of each of `calls`, measured in alternation.
+
+    Each is called once first (tracing and compiling), then all are called in
+    turn, round after round, so that a shared machine slows each alike.
+    """
+    for call in calls.values():
+        timed(call)
+    times = {name: [] for name in calls}
+    spent, rounds = 0.0, 0
+    while rounds < 3 or (spent < budget_s and rounds < max_rounds):
+        for name, call in calls.items():
+            elapsed, _ = timed(call)
+            times[name].append(elapsed)
+            spent += elapsed
+        rounds += 1
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def met(ratio, target):
+    return f"{'met' if ratio <= target else 'missed'} ({ratio:.2f}x, target {target}x)"
+
+
+def bench_lags(quick):
+    """Lags (1, 48, 336) against (1,): per step, and 100 sample paths."""
+    steps = 100 if quick else 1_000
+    many = (1, 4, 9) if quick else (1, 48, 336)
+    budget, rounds = (0.3, 5) if quick else (4.0, 40)
+    rows, verdicts = [], []
+    for batch in (1, 64):
+        calls = {}
+        for lags in ((1,), many):
+            keras.utils.set_random_seed(0)
+            layer = SelfFeedingRNN(
+                keras.layers.LSTMCell(32), head=keras.layers.Dense(1), lags=lags
+            )
+            seed = make_seed("sine", batch)
+            calls[lags] = lambda s=seed, g=layer.generate: g(s, steps)
+        times = side_by_side(calls, budget, rounds)
+        ratio = times[many] / times[(1,)]
+        rows.append(
+            [
+                f"{batch}",
+                f"{times[(1,)] / steps * 1e6:.2f}",
+                f"{times[many] / steps * 1e6:.2f}",
+                f"{ratio:.2f}",
+            ]
+        )
+        verdicts.append(f"- batch {batch}, per step: {met(ratio, 1.3)}")
+    header = [
+        f"batch (LSTMCell(32), {steps:,} steps)",
+        "lags (1,) (us/step)",
+        f"lags {many} (us/step)",
+        "ratio (target 1.3)",
+    ]
+    print_table(header, rows)
+
+    n = 10 if quick else 100
+    seed = 100 + make_seed("sine", 1, 2 * max(many) if quick else 400)
+    rows = []
+    for lags in ((1,), many):
+        keras.utils.set_random_seed(0)
+        layer = SelfFeedingRNN(
+            keras.layers.LSTMCell(40),
+            distribution="student_t",
+            scaling="mean",
+            lags=lags,
+        )
+        times = side_by_side(
+            {
+                "one": lambda g=layer.generate: g(seed, 48, random_seed=0),
+                "paths": lambda g=layer.generate: g(
+                    seed, 48, num_samples=n, random_seed=0
+                ),
+            },
+            budget,
+            rounds,
+        )
+        ratio = times["paths"] / times["one"]
+        rows.append(
+            [
+                f"{lags}",
+                f"{times['one'] * 1e3:.2f}",
+                f"{times['paths'] * 1e3:.2f}",
+                f"{ratio:.2f}",
+            ]
+        )
+        verdicts.append(f"- lags {lags}, {n} paths / 1 path: {met(ratio, 3)}")
+    header = [
+        f"lags (LSTMCell(40), Student-t, seed {seed.shape[1]}, 48 steps)",
+        "1 path (ms)",
+        f"{n} paths (ms)",
+        "ratio (target 3)",
+    ]
+    print_table(header, rows)
+    print("\n".join(verdicts) + "\n")
+
+
 def first_call():
     """Run in a fresh process: seconds of the first call, by part."""
     start = time.perf_counter()
@@ -720,6 +818,7 @@ SECTIONS = {
     "first-call": ("The first call of a fresh process", bench_first_call),
     "covariates": ("Covariates", bench_covariates),
     "paths": ("Sample paths", bench_paths),
+    "lags": ("Lags: (1,) against (1, 48, 336)", bench_lags),
     "tracing": ("Tracing and compiling: first call, then new lengths", bench_tracing),
     "memory": (
         "Long generation: peak memory (sine, LSTMCell(32), batch 1)",

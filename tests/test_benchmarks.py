@@ -26,6 +26,7 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
                 "## The first call of a fresh process",
                 "## Covariates",
                 "## Sample paths",
+                "## Lags: (1,) against (1, 48, 336)",
                 "| traces |",
                 "## Long generation: peak memory",
             ],

@@ -7,12 +7,12 @@ search runs on `batch * num_beams` rows.
 
 At each step every beam is extended by every token; the `num_beams` best
 extensions of each row are kept, ranked by `score / length **
-length_penalty`, and the state, scores, lengths and finished flags of the
-kept beams are gathered from their parents. Each step emits only `(token,
-parent)`, so no shape grows with the number of steps, and the sequences are
-traced back from the last step's beams at the end. At the first generated
-step all beams but the first of each row start at -inf, so that no
-hypothesis is kept twice.
+length_penalty`, and the state, history (with lags), scores, lengths and
+finished flags of the kept beams are gathered from their parents. Each step
+emits only `(token, parent)`, so no shape grows with the number of steps,
+and the sequences are traced back from the last step's beams at the end. At
+the first generated step all beams but the first of each row start at -inf,
+so that no hypothesis is kept twice.
 """
 
 import tensorflow as tf
@@ -144,6 +144,7 @@ def graph(
             "lengths": tf.gather(lengths, source),
             "done": tf.gather(done, source),
             "state": [tf.gather(s, source) for s in beams["state"]],
+            "history": step.history.gather(beams["history"], source),
             "token": token,
         }
         if end_token is not None:
@@ -158,6 +159,7 @@ def graph(
         "lengths": tf.zeros([rows], tf.int32),
         "done": tf.zeros([rows], tf.bool),
         "state": [repeat(s) for s in carry["state"]],
+        "history": step.history.repeat(carry["history"], num_beams),
     }
     first, beams = search(beams, repeat(carry["outputs"]))
 
@@ -167,9 +169,9 @@ def graph(
 
     def free_run(t, inputs_t, beams):
         covariates_t = None if inputs_t is None else inputs_t["covariates"]
-        x = step.encode(beams["token"], covariates_t)
+        x, history = step.read(beams["token"], covariates_t, None, beams["history"])
         outputs, state = step.advance(x, beams["state"])
-        return search(dict(beams, state=state), outputs)
+        return search(dict(beams, state=state, history=history), outputs)
 
     stop = None
     if end_token is not None:
@@ -195,6 +197,7 @@ def graph(
     scores = tf.reshape(beams["scores"], [batch_size, num_beams])
     best = tf.range(batch_size) * num_beams
     state = [tf.gather(s, best) for s in beams["state"]]
+    state += step.history.state(step.history.gather(beams["history"], best))
     if sampler.return_all_beams:
         return (sequences, scores), state
     return sequences[:, 0], state

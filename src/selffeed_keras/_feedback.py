@@ -87,8 +87,9 @@ class FeedbackCell(keras.layers.Layer):
     The input at each step is the encoded true input, then the covariates,
     then the series' scale (for a scaled readout), then one more feature:
     1.0 where the row reads its own previous output instead of the true
-    input. The state is the wrapped cell's flat state
-    followed by the previous head output.
+    input. The state is the wrapped cell's flat state, then the step's
+    history (flattened, with lags: whatever was fed, as each step's coin
+    chose), then the previous head output.
     """
 
     def __init__(
@@ -102,12 +103,16 @@ class FeedbackCell(keras.layers.Layer):
         self._scale_size = scale_size
         self._stop_gradient = stop_gradient
         sizes = [int(s.shape[-1]) for s in tree.flatten(step.state_template)]
-        self.state_size = [*sizes, output_size]
+        self._num_cell_states = len(sizes)
+        history = list(step.history.cell_state_sizes)
+        self.state_size = [*sizes, *history, output_size]
         self.output_size = output_size
         self.built = True
 
     def call(self, inputs, states, training=False):
-        *cell_state, previous = states
+        *states, previous = states
+        cell_state = states[: self._num_cell_states]
+        history = states[self._num_cell_states :]
         true_input = inputs[:, : self._input_size]
         covariates = inputs[:, self._input_size : -1 - self._scale_size]
         scale = None
@@ -119,15 +124,16 @@ class FeedbackCell(keras.layers.Layer):
         fed = self._step.feed(previous, self._seed_generator, scale)
         fed = self._step.encode(fed, scale=scale, training=training)
         x = ops.where(use_own > 0.5, ops.cast(fed, true_input.dtype), true_input)
+        x, history = self._step.history.shift(x, history)
         x = self._step.join(x, covariates if covariates.shape[-1] else None)
         prediction, new_state = self._step.advance(x, cell_state, training)
         prediction = ops.cast(prediction, previous.dtype)
-        return prediction, [*new_state, prediction]
+        return prediction, [*new_state, *history, prediction]
 
 
 def run_with_feedback(
-    step, rnn, seed_generator, x, covariates, coins, initial_state, mask, training,
-    *, output_size, stop_gradient, dtype, scale=None,
+    step, rnn, seed_generator, x, covariates, coins, initial_state, history,
+    mask, training, *, output_size, stop_gradient, dtype, scale=None,
 ):  # fmt: skip
     """Runs `step` over encoded inputs `x`, mixing in its own outputs.
 
@@ -140,6 +146,7 @@ def run_with_feedback(
         covariates: None or `(batch, time, num_covariates)`.
         coins: boolean `(batch, time)`: where a row reads its own output.
         initial_state: the wrapped cell's state, in its own structure.
+        history: the step's history, in the flat state's form (a list).
         mask: None or boolean `(batch, time)`.
         training: passed to the cell, encoder and head (dropout).
         output_size: the width of the head output.
@@ -148,7 +155,7 @@ def run_with_feedback(
         scale: None, or `(batch, features)` scales of a scaled readout.
 
     Returns:
-        `(head outputs, flat_state)`.
+        `(head outputs, flat_state, history)`.
     """
     flat_state = tree.flatten(initial_state)
     batch_size = ops.shape(x)[0]
@@ -169,10 +176,19 @@ def run_with_feedback(
     # keras.layers.RNN makes dropout masks once per call, before its loop, for
     # the cells it knows; the wrapped cell is inside ours, so ask the same
     # (private) Keras helpers to make and clear its masks around our loop.
-    first_input = step.join(x[:, 0], None if covariates is None else covariates[:, 0])
+    first_input, _ = step.history.shift(x[:, 0], step.history.cell_states(history))
+    first_input = step.join(
+        first_input, None if covariates is None else covariates[:, 0]
+    )
     _keras_private.config_dropout_masks(rnn, rnn.cell, first_input, initial_state)
+    history_states = step.history.cell_states(history)
     outputs, *state = feedback_rnn(
-        inputs, initial_state=[*flat_state, previous], mask=mask, training=training
+        inputs,
+        initial_state=[*flat_state, *history_states, previous],
+        mask=mask,
+        training=training,
     )
     _keras_private.reset_dropout_masks(rnn, rnn.cell)
-    return outputs, state[:-1]
+    num_cell_states = len(flat_state)
+    history = step.history.from_cell_states(state[num_cell_states:-1])
+    return outputs, state[:num_cell_states], history

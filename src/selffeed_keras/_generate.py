@@ -220,7 +220,7 @@ class Generation:
             carry = _warm_up.run(
                 step, seed, mask, initial_state, covariates, jit_compile=jit_compile
             )
-            carry = tf.nest.map_structure(lambda x: tf.repeat(x, num_samples, 0), carry)
+            carry = _warm_up.repeat(step, carry, num_samples)
             inputs = None
             if covariates is not None:
                 free = covariates[seed_time:]
@@ -277,7 +277,7 @@ class Generation:
         outputs = _warm_up.time_major(outputs)
         if random_seed is None:
             generator.state.assign(carry["seed"])
-        state = carry["state"] + ([carry["scale"]] if step.scaled else [])
+        state = _warm_up.final_state(step, carry)
         if num_samples is not None:
             outputs = tf.reshape(
                 outputs, tf.concat([[-1, num_samples], tf.shape(outputs)[1:]], 0)

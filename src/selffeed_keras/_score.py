@@ -164,8 +164,8 @@ def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token,
     # only: a token the model would feed back is never padding.
     mask = layer._step.input_mask(seed, seed_mask)
     readout, scale = layer._step.readout, None
+    state, history, given = layer._step.split_state(state)
     if readout.scaled:
-        state, given = list(state[:-1]), state[-1]
         scale = readout.series_scale(seed, mask, given)
         inputs = tf.cast(tf.cast(inputs, tf.float32) / scale[:, None], inputs.dtype)
     if mask is None:
@@ -174,6 +174,7 @@ def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token,
     x = inputs
     if layer.encoder is not None:
         x = tf.identity(layer.encoder(inputs))  # identity: drops the Embedding's mask
+    x, _ = layer._step.history.sequence(x, history, mask)
     x = layer._step.join(x, covariates)
     sequence = layer.rnn(
         x, initial_state=layer._pack_state(state, batch_size), mask=mask

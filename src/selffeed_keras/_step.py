@@ -12,6 +12,8 @@ both use it, depend on it and not on each other.
 import tensorflow as tf
 from keras import ops, tree
 
+from selffeed_keras import _lags
+
 
 def input_mask(encoder, inputs, mask):
     """`mask` and the mask `encoder` computes for `inputs`; either may be None."""
@@ -141,11 +143,15 @@ class Step:
         state_template: the cell's state for a batch of 1, in its own
             structure: states travel flat and are packed like it.
         compute_dtype: the dtype of the head output and of continuous values.
+        history: what the step reads from further back: `_lags.NoLags()`
+            (the default, `lags=(1,)`) or a `_lags.Lags`.
     """
 
     def __init__(
-        self, encoder, cell, head, readout, output_size, state_template, compute_dtype
-    ):
+        self, encoder, cell, head, readout, output_size, state_template,
+        compute_dtype, history=None,
+    ):  # fmt: skip
+        self.history = _lags.NoLags() if history is None else history
         self.encoder = encoder
         self.cell = cell
         self.head = head
@@ -180,6 +186,47 @@ class Step:
         if self.encoder is not None:
             value = tf.identity(self.encoder(value, training=training))
         return self.join(value, covariates)
+
+    def read(self, value, covariates, scale, history, valid=None):
+        """The cell's input for one step of a loop, and the history after it.
+
+        The one place that builds the cell's input from the history, the
+        value and the covariates: the value is encoded (and scaled) as
+        `encode` does, written into the loop's `history`, and the lags are
+        read from it, then the covariates appended. Without lags this is
+        `encode`.
+
+        Args:
+            value: the value read at this step.
+            covariates: this step's covariates, or None.
+            scale: None, or each series' scale.
+            history: the loop's history (`self.history.ring(...)`).
+            valid: None, or boolean `(batch,)`: rows whose step counts.
+
+        Returns:
+            `(x, history)`.
+        """
+        encoded = self.encode(value, scale=scale)
+        lagged, history = self.history.read(encoded, history, valid)
+        return self.join(lagged, covariates), history
+
+    def split_state(self, flat_state):
+        """`(cell state, history, scale)` from a flat state.
+
+        The flat state is the cell's states, then the history (no tensor
+        without lags), then the scale for a scaled readout (else None).
+        """
+        flat_state = list(flat_state)
+        scale = flat_state.pop() if self.scaled else None
+        cut = len(flat_state) - self.history.num_states
+        return flat_state[:cut], flat_state[cut:], scale
+
+    def pop_history(self, flat_state):
+        """`(flat state without the history, history)`; `(None, None)` for None."""
+        if flat_state is None:
+            return None, None
+        cell_state, history, scale = self.split_state(flat_state)
+        return cell_state + ([] if scale is None else [scale]), history
 
     def join(self, encoded, covariates):
         """Appends covariates (None for none) to encoded inputs."""

@@ -49,17 +49,33 @@ def start(step, seed, mask, state):
     """The carry before the seed's first step.
 
     A dict: `outputs`, zeros of the head's output; `state`, the flat cell
-    state; for a scaled readout, `scale`, each series' scale from the seed
+    state; `history`, the step's history in its loop form (empty without
+    lags); for a scaled readout, `scale`, each series' scale from the seed
     (or the one a continued call carries: the last tensor of `state`).
     """
+    cell_state, history, given_scale = step.split_state(state)
     carry = {
         "outputs": tf.zeros([tf.shape(seed)[0], step.output_size], step.compute_dtype),
-        "state": list(state),
+        "state": cell_state,
+        "history": step.history.ring(history),
     }
     if step.scaled:
-        carry["state"], given_scale = carry["state"][:-1], carry["state"][-1]
         carry["scale"] = step.readout.series_scale(seed, mask, given_scale)
     return carry
+
+
+def final_state(step, carry):
+    """The flat state of a carry: cell states, then history, then the scale."""
+    scale = [carry["scale"]] if step.scaled else []
+    return list(carry["state"]) + step.history.state(carry["history"]) + scale
+
+
+def repeat(step, carry, repeats):
+    """Each row of the carry `repeats` times, a row's copies side by side."""
+    history = carry["history"]
+    carry = {k: v for k, v in carry.items() if k != "history"}
+    carry = tf.nest.map_structure(lambda x: tf.repeat(x, repeats, 0), carry)
+    return dict(carry, history=step.history.repeat(history, repeats))
 
 
 def seed_inputs(seed, mask, covariates):
@@ -81,7 +97,7 @@ def read(step, t, inputs_t, carry, seed_time):
     `value` reads the seed only. Covariates are read at every step.
 
     Returns:
-        The carry with the new head `outputs` and `state`.
+        The carry with the new head `outputs`, `state` and `history`.
     """
     inputs_t = inputs_t or {}
     value, in_seed = carry.get("value"), t < seed_time
@@ -92,13 +108,18 @@ def read(step, t, inputs_t, carry, seed_time):
         # cell and ran an LSTMCell(32) at batch 64 at 2.6x the time per step.
         own = value
         value = tf.cond(in_seed, lambda: inputs_t["given"], lambda: own)
-    x = step.encode(value, inputs_t.get("covariates"), carry.get("scale"))
+    valid = None
+    if "valid" in inputs_t:
+        valid = tf.logical_or(inputs_t["valid"], ~in_seed)
+    x, history = step.read(
+        value, inputs_t.get("covariates"), carry.get("scale"), carry["history"], valid
+    )
     outputs, state = step.advance(x, carry["state"])
     new = {"outputs": outputs, "state": state}
-    if "valid" in inputs_t:
+    if valid is not None:
         old = {"outputs": carry["outputs"], "state": carry["state"]}
-        new = select(tf.logical_or(inputs_t["valid"], ~in_seed), new, old)
-    return dict(carry, **new)
+        new = select(valid, new, old)
+    return dict(carry, history=history, **new)
 
 
 def run(step, seed, mask, state, covariates, *, jit_compile):
@@ -108,14 +129,16 @@ def run(step, seed, mask, state, covariates, *, jit_compile):
         step: the `_step.Step`.
         seed: `(batch, seed_time, ...)`, in the dtype of fed-back values.
         mask: None or boolean `(batch, seed_time)`, the encoder's included.
-        state: the flat state to start from; for a scaled readout, its last
-            tensor is each series' scale, 0 where it comes from the seed.
+        state: the flat state to start from: the cell's states, the history
+            (with lags), and for a scaled readout each series' scale, 0
+            where it comes from the seed.
         covariates: None or time-major covariates, at least `seed_time` long.
         jit_compile: whether XLA compiles the loop's chunks.
 
     Returns:
         A dict: `outputs`, the last valid step's head output; `state`, the
-        flat cell state; `scale` for a scaled readout.
+        flat cell state; `history`, in its loop form; `scale` for a scaled
+        readout.
     """
     seed_time = tf.shape(seed)[1]
     if covariates is not None:

@@ -11,6 +11,7 @@ from selffeed_keras import (
     _checks,
     _feedback,
     _generate,
+    _lags,
     _score,
     _step,
     distributions,
@@ -173,6 +174,18 @@ class SelfFeedingRNN(keras.layers.Layer):
             Random samplers draw other tokens under XLA than without it for
             the same `random_seed`; each is reproducible. Defaults to
             `"auto"`.
+        lags: tuple of distinct positive ints that includes 1. At the step
+            that reads element `t` (and predicts `t + 1`), the cell reads,
+            for each lag `l` in the order given, the encoded (and scaled)
+            element `t + 1 - l`, then that step's covariates: `(1, 48, 336)`
+            reads `t`, `t - 47` and `t - 335`. Lag 1 is the element itself.
+            Lags count a row's valid elements (masked steps are neither read
+            nor stored), and an element before the row's first valid one
+            reads zeros. The history lives in the state (see "State"), so
+            `generate` keeps it in its compiled loop and each sample path or
+            beam reads its own. In training on own outputs, lag `l` reads
+            whatever was fed at its step, as that step's coin chose.
+            Defaults to `(1,)`: no history.
         **kwargs: base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -193,6 +206,19 @@ class SelfFeedingRNN(keras.layers.Layer):
         - `training`: bool. Passed to the cell, encoder and head (dropout);
           in training, `sampling_probability` applies. Outside training the
           pass is teacher-forced: one-step-ahead predictions.
+
+    State:
+        The flat list of tensors of `return_state` and `initial_state`, in
+        `call`, `generate` and `score` alike: the cell's states (flattened
+        in the cell's own order), then, with `lags` other than `(1,)`, the
+        history, then, with `scaling="mean"`, the scale `(batch, features)`,
+        which stays last. The history is one `(batch, max(lags) - 1, width)`
+        tensor of encoded (and scaled) elements, `width` the encoder's output
+        size (the features without an encoder): the last `max(lags) - 1`
+        elements a row read, oldest first, zeros before its first valid
+        element. It holds encoded vectors rather than raw elements, so it
+        needs no count of valid elements: zeros are what lags read before
+        the first one.
 
     Returns:
         The head outputs, `(batch, time, ...)`, that is the predictions of
@@ -247,10 +273,12 @@ class SelfFeedingRNN(keras.layers.Layer):
         jit_compile="auto",
         distribution=None,
         scaling=None,
+        lags=(1,),
         context_length=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.lags = _lags.check(lags)
         self.rnn = _recurrent_layer(cell)
         self.cell = self.rnn if isinstance(cell, keras.layers.RNN) else self.rnn.cell
         self.head = _checks.layer_or_none(head, "head", "keras.layers.Dense(1)")
@@ -385,7 +413,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             if not self.encoder.built:
                 self.encoder.build(inputs_shape)
             x = self.encoder.compute_output_spec(x)
-        x_shape = tuple(x.shape[:-1]) + (x.shape[-1] + (num_covariates or 0),)
+        width = x.shape[-1] * len(self.lags) + (num_covariates or 0)
+        x_shape = tuple(x.shape[:-1]) + (width,)
         if not self.rnn.built:
             self.rnn.build(x_shape)
         y = self.rnn.compute_output_spec(keras.KerasTensor(x_shape, x.dtype))[0]
@@ -406,6 +435,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             _checks.feedback_width(inputs_shape, y.shape)
         self._input_shape = inputs_shape
         self._num_covariates = num_covariates
+        self._history = _lags.get(self.lags, x.shape[-1])
         self._output_size = y.shape[-1]
         self._step = self._make_step()
 
@@ -429,6 +459,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             self._output_size,
             self._state_template(1),
             self.compute_dtype,
+            self._history,
         )
 
     def get_build_config(self):
@@ -473,6 +504,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             (TensorShape([2, 6, 1]), [TensorShape([2, 4])])
         """
         _checks.call_covariates(covariates, inputs, self._num_covariates)
+        initial_state, history = self._step.pop_history(initial_state)
         scale = None
         if self._step.scaled:
             given = None
@@ -488,17 +520,20 @@ class SelfFeedingRNN(keras.layers.Layer):
             )
         x, mask = self._encode(inputs, mask, training)
         batch_size = ops.shape(x)[0]
+        if history is None:
+            history = self._history.template(batch_size, x.dtype)
         state = (
             self._state_template(batch_size)
             if initial_state is None
             else self._pack_state(initial_state, batch_size)
         )
         if training and self._switch.feedback_in_training:
-            outputs, state = self._run_with_feedback(
-                x, covariates, state, mask, training, scale
+            outputs, state, history = self._run_with_feedback(
+                x, covariates, state, history, mask, training, scale
             )
         else:
             self._switch.traced_teacher_forced |= bool(training)
+            x, history = self._history.sequence(x, history, mask)
             sequence, *state = self.rnn(
                 self._step.join(x, covariates),
                 initial_state=state,
@@ -511,11 +546,11 @@ class SelfFeedingRNN(keras.layers.Layer):
             None if scale is None else scale[:, None],
         )
         if self.return_state:
-            state = self._cast_state(state)
+            state = self._cast_state(state) + history
             return outputs, state + ([scale] if scale is not None else [])
         return outputs
 
-    def _run_with_feedback(self, x, covariates, state, mask, training, scale):
+    def _run_with_feedback(self, x, covariates, state, history, mask, training, scale):
         coins = self._switch.coins(ops.shape(x)[:2], self.seed_generator)
         return _feedback.run_with_feedback(
             self._step,
@@ -525,6 +560,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             covariates,
             coins,
             state,
+            history,
             mask,
             training,
             output_size=self._output_size,
@@ -621,11 +657,16 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     def _num_states(self):
         scales = 1 if self.scaling == "mean" else 0
-        return len(tree.flatten(self._state_template(1))) + scales
+        histories = 0 if self.lags == (1,) else 1
+        return len(tree.flatten(self._state_template(1))) + histories + scales
 
     def _flat_template(self, batch_size):
-        """The zero state as a flat list, with a scale of 0 ("from the seed")."""
+        """The zero state as a flat list, with a scale of 0 ("from the seed").
+
+        The cell's states, then the history (with lags), then the scale.
+        """
         template = tree.flatten(self._state_template(batch_size))
+        template += self._history.template(batch_size, self.compute_dtype)
         if self.scaling == "mean":
             template.append(ops.zeros((batch_size, self._input_shape[-1]), "float32"))
         return template
@@ -674,8 +715,9 @@ class SelfFeedingRNN(keras.layers.Layer):
                 the forecast origin (left padding) keep each row's covariates
                 aligned with its own time.
             initial_state: optional flat list of state tensors to start from,
-                as returned by `generate(..., return_state=True)`; None starts
-                from the cell's zero state.
+                as returned by `generate(..., return_state=True)` or, with
+                lags, by `history_state`; None starts from the cell's zero
+                state (and an empty history).
             seed_mask: optional boolean `(batch, seed_time)`: which seed
                 steps are real, with padding on either side. Each row
                 continues from its own last valid step, exactly as it would
@@ -867,6 +909,79 @@ class SelfFeedingRNN(keras.layers.Layer):
             initial_state=initial_state,
         )
 
+    def history_state(self, history, *, context=None, history_mask=None):
+        """A state to start from whose history holds elements the cell never read.
+
+        Lags read the history; the cell does not step over it. A forecast at
+        origin `t` with lag 336 reads element `t - 335`: instead of a seed of
+        336 steps or more, read a short seed (the context) and hand in the
+        elements before it here, as DeepAR does. Pass the result as
+        `initial_state` to `generate`, `score` or the call (also in
+        training: one state per window).
+
+        Args:
+            history: `(batch, time, features)` values, or `(batch, time)` ids
+                for token models: the elements just before the seed. Only the
+                last `max(lags) - 1` valid ones are kept; with fewer, lags
+                read zeros before the first.
+            context: optional, for `scaling="mean"`: the seed that the call
+                will read, whose mean absolute value gives the scale (as
+                `generate` takes it from its seed). Without it the scale
+                comes from `history`.
+            history_mask: optional boolean `(batch, time)`: which elements of
+                `history` are real.
+
+        Returns:
+            The flat state: the cell's zero states, the history (encoded and
+            scaled), and the scale with `scaling="mean"`.
+
+        Raises:
+            ValueError: on a layer with `lags=(1,)`, which keeps no history.
+
+        Examples:
+            >>> layer = selffeed_keras.SelfFeedingRNN(
+            ...     keras.layers.GRUCell(4), head=keras.layers.Dense(1), lags=(1, 24)
+            ... )
+            >>> past = np.ones((2, 100, 1), "float32")
+            >>> state = layer.history_state(past)
+            >>> [tuple(s.shape) for s in state]
+            [(2, 4), (2, 23, 1)]
+            >>> layer.generate(past[:, -3:], 5, initial_state=state).shape
+            TensorShape([2, 5, 1])
+        """
+        if self.lags == (1,):
+            raise ValueError(
+                "`history_state` fills the history that lags read, and a layer "
+                "with lags=(1,) keeps none: pass a longer seed instead, or "
+                "create the layer with lags. Received: lags=(1,)."
+            )
+        history = _checks.seed(history, self.is_token_model, self.compute_dtype)
+        if not self.built:
+            self.build((None, None) + tuple(history.shape[2:]))
+        _checks.seed_features(history, self._input_shape)
+        mask = _step.input_mask(
+            self.encoder,
+            history,
+            None if history_mask is None else ops.cast(history_mask, "bool"),
+        )
+        scale = None
+        if self._step.scaled:
+            if context is None:
+                scale = self._step.readout.series_scale(history, mask)
+            else:
+                scale = self._step.readout.series_scale(
+                    _checks.seed(context, False, self.compute_dtype), None
+                )
+            history = ops.cast(
+                ops.cast(history, "float32") / scale[:, None], self.compute_dtype
+            )
+        encoded, _ = self._encode(history, None, False)
+        batch_size = ops.shape(encoded)[0]
+        template = self._history.template(batch_size, encoded.dtype)
+        _, filled = self._history.sequence(encoded, template, mask)
+        cell_states = self._cast_state(self._state_template(batch_size))
+        return cell_states + filled + ([scale] if scale is not None else [])
+
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""
         generation = self._generation
@@ -928,6 +1043,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 else serialize(self.sampling_probability)
             ),
             "backprop_through_feedback": self.backprop_through_feedback,
+            "lags": list(self.lags),
             "jit_compile": self.jit_compile,
             "distribution": serialize(self.distribution),
             "scaling": self.scaling,

@@ -1,0 +1,495 @@
+"""Lags: the cell reads its own elements from further back.
+
+Every path of the layer is checked against `reference`, a hand-written loop
+over the same weights that keeps each row's history as a Python list of
+encoded elements.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from cells import CELLS, sine_seed
+
+from selffeed_keras import SelfFeedingRNN, samplers
+
+LAGS = (1, 5, 3)  # not sorted: the order given is the order of the features
+
+
+# ------------------------------------------------------------- the reference
+
+
+class _Row:
+    """One row of the reference: its cell state, history and scale."""
+
+    def __init__(self, layer, cell_state, past, scale, covariates):
+        self.layer, self.cell = layer, layer.rnn.cell
+        self.cell_state, self.past, self.scale = cell_state, past, scale
+        self.covariates = covariates
+
+    def encode(self, value):
+        if self.scale is not None:
+            value = value / self.scale
+        if self.layer.encoder is not None:
+            return self.layer.encoder(np.array([value]))[0].numpy()
+        return np.asarray(value, "float32")
+
+    def step(self, value, column):
+        """Reads `value`, with covariates column `column`; the head output."""
+        self.past.append(self.encode(value))
+        width = self.past[-1].shape[-1]
+        parts = [
+            np.zeros(width, "float32") if self.past[-lag] is None else self.past[-lag]
+            for lag in self.layer.lags
+        ]
+        if self.covariates is not None:
+            parts.append(self.covariates[column])
+        x = np.concatenate(parts)[None].astype("float32")
+        state = self.cell_state
+        if isinstance(self.cell.state_size, (list, tuple)):
+            state = tf.nest.pack_sequence_as(self.cell.state_size, state)
+        else:
+            state = state[0]
+        output, state = self.cell(x, state)
+        self.cell_state = tf.nest.flatten(state)
+        for head in (self.layer.head, self.layer.projection):
+            if head is not None:
+                output = head(output)
+        return output[0].numpy()
+
+    def feed(self, output):
+        if self.layer.is_token_model:
+            return int(np.argmax(output))
+        if self.layer.distribution is not None:  # the mean: tests make it certain
+            return output.reshape(-1, 2)[:, 0] * (
+                1.0 if self.scale is None else self.scale
+            )
+        return output
+
+    def history(self, size):
+        width = self.past[-1].shape[-1]
+        return [
+            np.zeros(width, "float32") if p is None else p
+            for p in self.past[-(size - 1) :]
+        ]
+
+
+def reference(layer, seed, steps=0, seed_mask=None, covariates=None, state=None):
+    """Teacher-forced outputs over the seed, then `steps` fed-back elements.
+
+    A plain Python loop per row: `past` holds the row's encoded elements
+    (zeros before the first valid one), lag l of the element read at a step
+    is `past[-l]`. Returns `(seed outputs, generated, final state)`; seed
+    outputs at masked steps are None.
+    """
+    seed = np.asarray(seed)
+    batch, seed_time = seed.shape[:2]
+    size = max(layer.lags)
+    num_cell_states = len(tf.nest.flatten(layer.rnn.get_initial_state(1)))
+    mask = np.ones((batch, seed_time), bool) if seed_mask is None else seed_mask
+    seed_outputs, generated, final = [], [], []
+    for b in range(batch):
+        if state is None:
+            cell_state = tf.nest.flatten(layer.rnn.cell.get_initial_state(1))
+            past, scale = [None] * (size - 1), None
+        else:
+            cell_state = [s[b : b + 1] for s in state[:num_cell_states]]
+            past = list(state[num_cell_states][b]) if size > 1 else []
+            scale = state[-1][b] if layer.scaling == "mean" else None
+        if layer.scaling == "mean" and (scale is None or np.all(scale == 0)):
+            valid = np.abs(seed[b][mask[b]])
+            scale = valid.mean(0) if valid.size and valid.sum() > 0 else 1.0
+            scale = np.maximum(scale, 1e-6)
+        row = _Row(
+            layer,
+            cell_state,
+            past,
+            scale,
+            None if covariates is None else covariates[b],
+        )
+        row_outputs, last = [], None
+        for t in range(seed_time):
+            if mask[b, t]:
+                last = row.step(seed[b, t], t)
+                row_outputs.append(last)
+            else:
+                row_outputs.append(None)
+        row_generated = [row.feed(last)]
+        for k in range(1, steps):
+            row_generated.append(
+                row.feed(row.step(row_generated[-1], seed_time + k - 1))
+            )
+        seed_outputs.append(row_outputs)
+        generated.append(row_generated)
+        final.append((row.cell_state, row.history(size), scale))
+    return seed_outputs, np.array(generated), final
+
+
+def teacher_forced(seed_outputs):
+    """The reference's seed outputs as an array, NaN at masked steps."""
+    shape = next(o for row in seed_outputs for o in row if o is not None).shape
+    return np.array(
+        [
+            [np.full(shape, np.nan) if o is None else o for o in row]
+            for row in seed_outputs
+        ]
+    )
+
+
+def assert_close_where_valid(actual, expected, atol=1e-5):
+    actual = np.asarray(actual)
+    valid = ~np.isnan(expected)
+    np.testing.assert_allclose(actual[valid], expected[valid], atol=atol)
+
+
+def lagged_layer(cell_name="lstm_cell", lags=LAGS, **kwargs):
+    """A layer with lags; without XLA unless asked, which compiles for seconds."""
+    keras.utils.set_random_seed(0)
+    kwargs.setdefault("jit_compile", False)
+    return SelfFeedingRNN(
+        CELLS[cell_name](), head=keras.layers.Dense(1), lags=lags, **kwargs
+    )
+
+
+# ---------------------------------------------------------------- contract
+
+
+@pytest.mark.parametrize(
+    "lags, error, match",
+    [
+        ((2, 3), ValueError, "1 is missing"),
+        ((1, 3, 3), ValueError, "appears twice"),
+        ((1, 0), ValueError, "distinct positive integers"),
+        ((1, -2), ValueError, "distinct positive integers"),
+        ((), ValueError, "distinct positive integers"),
+        ((1, 2.0), TypeError, "of type float"),
+        ((1, True), TypeError, "of type bool"),
+        (3, TypeError, "Received: lags=3"),
+        ("1", TypeError, "Received: lags='1'"),
+    ],
+)
+def test_bad_lags_are_refused(lags, error, match):
+    with pytest.raises(error, match=match):
+        SelfFeedingRNN(keras.layers.GRUCell(4), lags=lags)
+
+
+def test_lags_in_config_and_default():
+    layer = SelfFeedingRNN(keras.layers.GRUCell(4), lags=[1, np.int64(48)])
+    assert layer.lags == (1, 48)
+    assert layer.get_config()["lags"] == [1, 48]
+    clone = SelfFeedingRNN.from_config(layer.get_config())
+    assert clone.lags == (1, 48)
+    # A config saved before lags existed loads as lags=(1,).
+    config = SelfFeedingRNN(keras.layers.GRUCell(4)).get_config()
+    del config["lags"]
+    assert SelfFeedingRNN.from_config(config).lags == (1,)
+
+
+def test_default_lags_keep_the_state_and_the_outputs():
+    seed = sine_seed(batch=2, time=9)
+    plain = lagged_layer("gru_cell", lags=(1,), return_state=True)
+    outputs, state = plain(seed)
+    assert len(state) == 1  # no history in the state
+    _, generated, _ = reference(plain, seed, steps=6)
+    np.testing.assert_allclose(plain.generate(seed, 6), generated, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell_name", ["lstm_cell", "stacked"])
+def test_free_running_training_equals_generate_from_one_step(cell_name):
+    # p=1: every step after the first reads the layer's own last output, and
+    # its lags read whatever was fed: as generate from a one-step seed.
+    layer = lagged_layer(cell_name, sampling_probability=1.0, return_state=True)
+    inputs = sine_seed(batch=2, time=10)
+    outputs, state = layer(inputs, training=True)
+    generated, generated_state = layer.generate(inputs[:, :1], 10, return_state=True)
+    np.testing.assert_allclose(outputs, generated, atol=1e-5)
+    for a, b in zip(state, generated_state, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_scheduled_sampling_with_lags_trains():
+    layer = lagged_layer(sampling_probability=0.5)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.compile("adam", "mse")
+    inputs = sine_seed(batch=4, time=12)
+    before = [w.numpy() for w in model.trainable_weights]
+    model.fit(inputs[:, :-1], inputs[:, 1:], epochs=1, verbose=0)
+    changed = [
+        not np.allclose(a, w.numpy())
+        for a, w in zip(before, model.trainable_weights, strict=True)
+    ]
+    assert all(changed)
+
+
+# --------------------------------------------------------- teacher forcing
+
+
+@pytest.mark.parametrize("cell_name", ["lstm_cell", "lstm_layer", "stacked"])
+def test_call_equals_the_reference(cell_name):
+    layer = lagged_layer(cell_name, return_state=True)
+    seed = sine_seed(batch=2, time=9)
+    outputs, state = layer(seed)
+    expected, _, final = reference(layer, seed)
+    np.testing.assert_allclose(outputs, teacher_forced(expected), atol=1e-5)
+    # The state: cell states, then the history, oldest first.
+    assert state[-1].shape == (2, max(LAGS) - 1, 1)
+    np.testing.assert_allclose(state[-1], np.array([f[1] for f in final]), atol=1e-6)
+
+
+@pytest.mark.parametrize("padding", ["left", "right", "middle"])
+def test_call_with_a_mask_counts_valid_elements(padding):
+    layer = lagged_layer(return_state=True)
+    seed = sine_seed(batch=3, time=10)
+    mask = np.ones((3, 10), bool)
+    if padding == "left":
+        mask[0, :4], mask[1, :1] = False, False
+    elif padding == "right":
+        mask[0, 6:], mask[2, 8:] = False, False
+    else:
+        mask[0, 3:5], mask[1, 1], mask[2, 7] = False, False, False
+    outputs, state = layer(seed, mask=mask)
+    expected, _, final = reference(layer, seed, seed_mask=mask)
+    assert_close_where_valid(outputs, teacher_forced(expected))
+    np.testing.assert_allclose(state[-1], np.array([f[1] for f in final]), atol=1e-6)
+
+
+def test_two_calls_equal_one():
+    layer = lagged_layer(return_state=True)
+    seed = sine_seed(batch=2, time=11)
+    whole, whole_state = layer(seed)
+    first, state = layer(seed[:, :4])
+    rest, rest_state = layer(seed[:, 4:], initial_state=state)
+    np.testing.assert_allclose(np.concatenate([first, rest], 1), whole, atol=1e-5)
+    for a, b in zip(rest_state, whole_state, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+# -------------------------------------------------------------- generation
+
+
+@pytest.mark.parametrize("seed_time", [2, 9])  # shorter and longer than max lag
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_generate_equals_the_reference(seed_time, jit_compile):
+    layer = lagged_layer(jit_compile=jit_compile)
+    seed = sine_seed(batch=2, time=seed_time)
+    _, expected, final = reference(layer, seed, steps=12)
+    generated, state = layer.generate(seed, 12, return_state=True)
+    np.testing.assert_allclose(generated, expected, atol=1e-5)
+    # The state that produced the last element: its history ends with the
+    # element read last, the one before the last generated.
+    np.testing.assert_allclose(state[-1], np.array([f[1] for f in final]), atol=1e-5)
+
+
+@pytest.mark.parametrize("padding", ["left", "right", "middle"])
+def test_generate_with_a_seed_mask(padding):
+    layer = lagged_layer()
+    seed = sine_seed(batch=3, time=9)
+    mask = np.ones((3, 9), bool)
+    if padding == "left":
+        mask[0, :5], mask[1, :2] = False, False
+    elif padding == "right":
+        mask[0, 4:], mask[2, 7:] = False, False
+    else:
+        mask[0, 2:6], mask[1, 1] = False, False
+    _, expected, _ = reference(layer, seed, steps=8, seed_mask=mask)
+    np.testing.assert_allclose(
+        layer.generate(seed, 8, seed_mask=mask), expected, atol=1e-5
+    )
+
+
+def test_generate_with_covariates():
+    layer = lagged_layer()
+    seed = sine_seed(batch=2, time=6)
+    covariates = np.random.default_rng(0).normal(size=(2, 6 + 7 - 1, 2))
+    covariates = covariates.astype("float32")
+    _, expected, _ = reference(layer, seed, steps=7, covariates=covariates)
+    np.testing.assert_allclose(
+        layer.generate(seed, 7, covariates=covariates), expected, atol=1e-5
+    )
+
+
+def test_two_generate_calls_equal_one():
+    layer = lagged_layer()
+    seed = sine_seed(batch=2, time=7)
+    whole = layer.generate(seed, 20)
+    first, state = layer.generate(seed, 8, return_state=True)
+    rest = layer.generate(first[:, -1:], 12, initial_state=state)
+    np.testing.assert_allclose(np.concatenate([first, rest], 1), whole, atol=1e-5)
+
+
+def test_call_state_continues_in_generate():
+    layer = lagged_layer(return_state=True)
+    seed = sine_seed(batch=2, time=10)
+    _, state = layer(seed[:, :-1])
+    np.testing.assert_allclose(
+        layer.generate(seed[:, -1:], 9, initial_state=state),
+        layer.generate(seed, 9),
+        atol=1e-5,
+    )
+
+
+def certain_normal(layer):
+    """Makes the layer's Normal draws certain: a scale of about 1e-6."""
+    kernel, bias = layer.projection.get_weights()
+    kernel[:, 1::2], bias[1::2] = 0.0, -50.0
+    layer.projection.set_weights([kernel, bias])
+
+
+@pytest.mark.parametrize("scaling", [None, "mean"])
+def test_sample_paths_each_read_their_own_history(scaling):
+    layer = lagged_layer(distribution="normal", scaling=scaling)
+    seed = 3.0 + sine_seed(batch=2, time=8)
+    layer.build(seed.shape)
+    certain_normal(layer)
+    _, expected, _ = reference(layer, seed, steps=10)
+    paths = layer.generate(seed, 10, num_samples=3, random_seed=1)
+    assert paths.shape == (2, 3, 10, 1)
+    for k in range(3):
+        np.testing.assert_allclose(paths[:, k], expected, atol=1e-4)
+
+
+def test_sample_paths_draw_apart_and_continue():
+    layer = lagged_layer(distribution="normal", scaling="mean")
+    seed = 3.0 + sine_seed(batch=2, time=8)
+    paths, state = layer.generate(
+        seed, 6, num_samples=4, random_seed=3, return_state=True
+    )
+    assert state[-2].shape == (8, max(LAGS) - 1, 1)  # one history per path
+    again = layer.generate(seed, 6, num_samples=4, random_seed=3)
+    np.testing.assert_array_equal(paths, again)
+    assert np.std(paths[:, :, -1]) > 0
+
+
+def test_token_model_with_greedy_and_beam():
+    keras.utils.set_random_seed(0)
+    layer = SelfFeedingRNN(
+        keras.layers.GRUCell(8),
+        head=keras.layers.Dense(11),
+        encoder=keras.layers.Embedding(11, 3),
+        sampler="greedy",
+        lags=(2, 1),
+        jit_compile=False,
+    )
+    seed = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    _, expected, _ = reference(layer, seed, steps=9)
+    np.testing.assert_array_equal(layer.generate(seed, 9), expected)
+    # A beam search of one beam is greedy.
+    np.testing.assert_array_equal(
+        layer.generate(seed, 9, sampler=samplers.BeamSampler(1)), expected
+    )
+    # Scores: of the greedy continuation, as a beam search ranks it.
+    (sequences, scores) = layer.generate(
+        seed, 9, sampler=samplers.BeamSampler(3, return_all_beams=True)
+    )
+    np.testing.assert_allclose(
+        layer.score(seed, sequences[:, 0]), scores[:, 0], atol=1e-4
+    )
+
+
+def test_score_of_a_distribution_reads_lags_as_the_call_does():
+    layer = lagged_layer(distribution="normal", scaling="mean")
+    seed = 3.0 + sine_seed(batch=2, time=6)
+    continuation = 3.0 + sine_seed(batch=2, time=4, offset=0.5)
+    layer.build((None, None, 1))
+    scale = np.abs(seed).mean(1)  # score takes the scale from the seed
+    state = [np.asarray(s) for s in layer._flat_template(2)]
+    state[-1] = scale
+    inputs = np.concatenate([seed, continuation[:, :-1]], 1)
+    params = layer(inputs, initial_state=state)[:, 5:]
+    expected = layer.distribution.log_prob(params, continuation).numpy().sum((1, 2))
+    np.testing.assert_allclose(layer.score(seed, continuation), expected, rtol=1e-5)
+
+
+# ------------------------------------------- history the cell does not read
+
+
+@pytest.mark.parametrize("past_time", [2, 9])  # fewer and more than max(lags) - 1
+def test_history_state_is_read_by_lags(past_time):
+    layer = lagged_layer(return_state=True)
+    past = sine_seed(batch=2, time=past_time, offset=1.0)
+    seed = sine_seed(batch=2, time=3)
+    state = layer.history_state(past)
+    assert len(state) == 3 and state[-1].shape == (2, max(LAGS) - 1, 1)
+    numpy_state = [np.asarray(s) for s in state]
+    expected, generated, _ = reference(layer, seed, steps=6, state=numpy_state)
+    np.testing.assert_allclose(
+        layer.generate(seed, 6, initial_state=state), generated, atol=1e-5
+    )
+    outputs, _ = layer(seed, initial_state=state)
+    np.testing.assert_allclose(outputs, teacher_forced(expected), atol=1e-5)
+    # The cell did not step over the history: its states are zeros.
+    np.testing.assert_array_equal(state[0], np.zeros((2, 8)))
+
+
+def test_history_state_with_mean_scaling_takes_the_context_scale():
+    layer = lagged_layer(distribution="normal", scaling="mean")
+    past = 5.0 + sine_seed(batch=2, time=7, offset=1.0)
+    seed = 2.0 + sine_seed(batch=2, time=3)
+    layer.build(seed.shape)
+    certain_normal(layer)
+    state = layer.history_state(past, context=seed)
+    np.testing.assert_allclose(state[-1], np.abs(seed).mean(1), rtol=1e-6)
+    numpy_state = [np.asarray(s) for s in state]
+    _, generated, _ = reference(layer, seed, steps=5, state=numpy_state)
+    np.testing.assert_allclose(
+        layer.generate(seed, 5, initial_state=state, num_samples=2, random_seed=0),
+        np.repeat(generated[:, None], 2, axis=1),
+        atol=1e-4,
+    )
+
+
+def test_history_state_trains_as_an_input_of_a_functional_model():
+    layer = lagged_layer("gru_cell", lags=(1, 6))
+    y = np.sin(np.arange(400, dtype="float32") / 3).reshape(10, 40, 1)
+    past, windows = y[:, :20], y[:, 20:]
+    state = layer.history_state(past)
+    y_in = keras.Input((None, 1))
+    state_in = [keras.Input(tuple(s.shape[1:])) for s in state]
+    model = keras.Model([y_in, state_in], layer(y_in, initial_state=state_in))
+    model.compile("adam", "mse")
+    model.fit([windows[:, :-1], state], windows[:, 1:], epochs=1, verbose=0)
+    np.testing.assert_allclose(
+        model.predict([windows[:, :-1], state], verbose=0),
+        layer(windows[:, :-1], initial_state=state),
+        atol=1e-5,
+    )
+
+
+def test_history_state_needs_lags():
+    layer = lagged_layer(lags=(1,))
+    with pytest.raises(ValueError, match="keeps none"):
+        layer.history_state(sine_seed(batch=1, time=4))
+
+
+# ------------------------------------------------------- saving and export
+
+
+def test_saving_keeps_lags(tmp_path):
+    layer = lagged_layer()
+    seed = sine_seed(batch=2, time=6)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    expected = layer.generate(seed, 10)
+    model.save(tmp_path / "lags.keras")
+    loaded = keras.saving.load_model(tmp_path / "lags.keras").layers[0]
+    assert loaded.lags == LAGS
+    np.testing.assert_allclose(loaded.generate(seed, 10), expected, atol=1e-6)
+    np.testing.assert_allclose(loaded(seed), layer(seed), atol=1e-6)
+
+
+def test_export_archive_serves_generate_with_lags(tmp_path):
+    layer = lagged_layer()
+    seed = sine_seed(batch=2, time=6)
+    expected = layer.generate(seed, 15)
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint(
+        "generate",
+        lambda seed, steps: layer.generate(seed, steps),
+        input_signature=[
+            tf.TensorSpec((None, None, 1), tf.float32),
+            tf.TensorSpec((), tf.int32),
+        ],
+    )
+    archive.write_out(str(tmp_path / "served"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    np.testing.assert_allclose(served.generate(seed, 15), expected, atol=1e-6)

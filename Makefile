@@ -113,6 +113,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/exposure_bias.py
 	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/recipe.py
 
 # Re-executes the notebooks in place, so their committed outputs are fresh.
 # capture_fd_output=False keeps TensorFlow's C++ start-up logs out of them.

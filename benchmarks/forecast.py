@@ -296,7 +296,9 @@ def deepar_prediction_seconds(repeats=5):
     return predict_s
 
 
-def selffeeding(series, rng, epochs, sampling_probability=0.0):
+def selffeeding(
+    series, rng, epochs, sampling_probability=0.0, lags=(1,), context_length=None
+):
     """SelfFeedingRNN(LSTMCell(40)), Student-t, mean scaling, covariates.
 
     With a `sampling_probability`, scheduled sampling feeds back a draw of the
@@ -325,6 +327,8 @@ def selffeeding(series, rng, epochs, sampling_probability=0.0):
         scaling="mean",
         sampling_probability=sampling_probability,
         backprop_through_feedback=False,
+        lags=lags,
+        context_length=context_length,
     )
     inputs = keras.Input((None, 1))
     calendar = keras.Input((None, covariates.shape[-1]))

@@ -23,21 +23,53 @@ def main(figure_path=figures.FIGURES / "fan_chart.png"):
     from selffeed_keras import SelfFeedingRNN
 
     rng = np.random.default_rng(0)
-    t = np.arange(24 * 40, dtype="float32")
+    t = np.arange(24 * 8)
     demand = 500 + 200 * np.sin(2 * np.pi * t / 24) + 30 * rng.standard_normal(t.size)
-    windows = np.lib.stride_tricks.sliding_window_view(demand, 97)[::4, :, None]
+    angle = 2 * np.pi * (t % 24) / 24  # a calendar covariate: the hour
+    calendar = np.stack([np.sin(angle), np.cos(angle)], -1).astype("float32")
+    context, horizon, period = 48, 24, 24
+
+    def windows(values, covariates, length):
+        """((inputs y[:-1], covariates x[1:]), targets y[1:]) of every window."""
+        rows = np.concatenate([values[:, None], covariates], -1).astype("float32")
+        cut = np.lib.stride_tricks.sliding_window_view(rows, length, axis=0)
+        cut = np.moveaxis(cut, -1, 1)  # (windows, length, 1 + covariates)
+        return (cut[:, :-1, :1], cut[:, 1:, 1:]), cut[:, 1:, :1]
+
+    length = context + horizon
+    held = len(demand) - horizon  # the validation windows end after this step
+    train = windows(demand[:held], calendar[:held], length)
+    validation = windows(
+        demand[held - length + 1 :], calendar[held - length + 1 :], length
+    )
 
     keras.utils.set_random_seed(0)
     layer = SelfFeedingRNN(
-        keras.layers.LSTMCell(32), distribution="student_t", scaling="mean"
+        keras.layers.LSTMCell(32),
+        distribution="log_normal",  # a positive series
+        scaling="mean",
+        lags=(1, period),
     )
-    model = keras.Sequential([keras.Input((None, 1)), layer])
-    model.compile(keras.optimizers.Adam(0.01), loss=layer.distribution.loss)
-    model.fit(windows[:, :-1], windows[:, 1:], epochs=20, verbose=0)
+    inputs, known = keras.Input((None, 1)), keras.Input((None, 2))
+    model = keras.Model([inputs, known], layer(inputs, covariates=known))
+    model.compile(keras.optimizers.Adam(1e-3), loss=layer.distribution.loss)
+    stop = keras.callbacks.EarlyStopping(patience=30, restore_best_weights=True)
+    model.fit(
+        *train, validation_data=validation, epochs=500, callbacks=[stop], verbose=0
+    )
 
-    seed = demand[None, -96:, None]  # the last four days
-    paths = layer.generate(seed, 24, num_samples=200, random_seed=0)
+    seed = demand[None, -context:, None].astype("float32")
+    future = np.arange(len(demand), len(demand) + horizon) % 24
+    future = np.stack(
+        [np.sin(2 * np.pi * future / 24), np.cos(2 * np.pi * future / 24)], -1
+    )
+    covariates = np.concatenate([calendar[-context + 1 :], future], 0)[None]
+    paths = layer.generate(
+        seed, horizon, num_samples=200, covariates=covariates, random_seed=0
+    )
     print(paths.shape)  # (1, 200, 24, 1): batch, paths, steps, features
+    low = np.quantile(paths[0, :, :, 0], 0.1, axis=0)
+    print(bool((low > 0).all()))  # a log-normal's paths stay positive
     # --8<-- [end:recipe]
 
     # --8<-- [start:fan_chart]

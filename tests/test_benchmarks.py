@@ -73,3 +73,23 @@ def test_forecast_benchmark_runs_quick():
     ]:
         assert text in result.stdout
     assert "TensorFlow" in result.stdout and "cores" in result.stdout
+
+
+@pytest.mark.slow
+def test_recipe_benchmark_runs_quick():
+    """A minute or two: auto ARIMA, eight ETS fits and a tiny training."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "recipe.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for text in [
+        "## airpassengers: 144 monthly values",
+        "| auto ARIMA ",
+        "| auto ETS ",
+    ]:
+        assert text in result.stdout
+    assert "| recipe: log_normal, lags (1, 12)" in result.stdout

@@ -6,9 +6,9 @@ import tensorflow as tf
 from scipy.special import digamma
 
 from selffeed_keras import _draws, distributions, losses
-from selffeed_keras.distributions import NegativeBinomial, Normal, StudentT
+from selffeed_keras.distributions import LogNormal, NegativeBinomial, Normal, StudentT
 
-ALL = [Normal(), StudentT(), NegativeBinomial()]
+ALL = [Normal(), LogNormal(), StudentT(), NegativeBinomial()]
 # Strict lower bounds of the constrained parameters, by name.
 LOWER = {"scale": 0.0, "df": 2.0, "mean": 0.0, "total_count": 0.0}
 
@@ -29,6 +29,9 @@ def scipy_law(distribution, params):
     if isinstance(distribution, StudentT):
         df, loc, scale = params
         return scipy.stats.t(df, loc, scale)
+    if isinstance(distribution, LogNormal):
+        loc, scale = params
+        return scipy.stats.lognorm(scale, scale=np.exp(loc))
     mean, total_count = params
     # scipy's nbinom(n, p): n = total_count, p = n / (n + mean).
     return scipy.stats.nbinom(total_count, total_count / (total_count + mean))
@@ -65,7 +68,12 @@ def test_contract_every_distribution(distribution):
 
     mean = distribution.mean(params)
     assert mean.dtype == "float32" and mean.shape == (3, 4, 5)
-    log_prob = distribution.log_prob(params, np.round(mean))
+    # A typical target: the rounded mean, or the median of positive laws
+    # (whose mean overflows to the cap at the huge scale above).
+    typical = np.round(mean)
+    if isinstance(distribution, LogNormal):
+        typical = np.exp(np.clip(params[..., 0].numpy(), -80.0, 80.0))
+    log_prob = distribution.log_prob(params, typical)
     assert log_prob.dtype == "float32" and log_prob.shape == (3, 4, 5)
     assert np.all(np.isfinite(log_prob))
 
@@ -78,7 +86,13 @@ def test_contract_every_distribution(distribution):
     scale = np.linspace(0.5, 4.0, 5).reshape(1, 1, 5).astype("float32")
     rescaled = distribution.rescale(params, scale)
     assert rescaled.dtype == "float32" and rescaled.shape == params.shape
-    np.testing.assert_allclose(distribution.mean(rescaled), mean * scale, rtol=1e-6)
+    np.testing.assert_allclose(
+        distribution.mean(rescaled),
+        mean * scale
+        if not isinstance(distribution, LogNormal)
+        else np.minimum(mean * scale, np.exp(np.float32(88.0))),
+        rtol=1e-5,
+    )
     np.testing.assert_allclose(distribution.rescale(params, 1.0), params)
 
     # Serializable through Keras, by registered name, in safe mode.
@@ -96,6 +110,7 @@ def test_contract_every_distribution(distribution):
 
 XLA_CASES = {
     "Normal": (Normal(), (1.0, 2.0)),
+    "LogNormal": (LogNormal(), (1.0, 0.5)),
     "StudentT": (StudentT(), (2.5, 1.0, 2.0)),
     "NegativeBinomial": (NegativeBinomial(), (50.0, 5.0)),
 }
@@ -186,6 +201,7 @@ def test_an_unknown_parameter_axis_is_read_when_the_graph_runs():
     "distribution, rows",
     [
         (Normal(), [(0.0, 1.0), (3.0, 0.01), (-2.0, 50.0)]),
+        (LogNormal(), [(0.0, 1.0), (5.0, 0.05), (-2.0, 2.0), (10.0, 0.3)]),
         (StudentT(), [(2.001, 0.0, 1.0), (3.5, -1.0, 0.2), (40.0, 5.0, 3.0)]),
         (
             NegativeBinomial(),
@@ -203,6 +219,8 @@ def test_log_prob_matches_scipy(distribution, rows):
         y = np.unique(np.concatenate([quantiles, [0.0, 1.0, 10.0]]))
         if isinstance(distribution, NegativeBinomial):
             y = np.round(y)
+        if isinstance(distribution, LogNormal):
+            y = y[y > 0]
         got = distribution.log_prob(tiled(row, len(y)), y.astype("float32"))
         expected = log_density(law, y)
         np.testing.assert_allclose(
@@ -235,7 +253,12 @@ def test_negative_binomial_gradients_match_the_analytic_ones():
 def test_rescale_is_the_law_of_the_scaled_variable():
     scale = np.float32(7.5)
     y = np.linspace(-3, 3, 11).astype("float32")
-    for distribution, row in [(Normal(), (1.0, 0.5)), (StudentT(), (3.0, 1.0, 0.5))]:
+    cases = [
+        (Normal(), (1.0, 0.5), y),
+        (StudentT(), (3.0, 1.0, 0.5), y),
+        (LogNormal(), (1.0, 0.5), np.exp(y)),
+    ]
+    for distribution, row, y in cases:
         params = tiled(row, len(y))
         rescaled = distribution.rescale(params, scale)
         # The density of scale * z at scale * y is that of z at y, / scale.
@@ -277,6 +300,7 @@ def test_negative_binomial_refuses_negative_targets_where_not_compiled():
 
 FAST_CASES = [
     (Normal(), (1.0, 2.0)),
+    (LogNormal(), (0.0, 0.5)),
     (StudentT(), (2.5, 1.0, 2.0)),
     (StudentT(), (30.0, -1.0, 0.5)),
     (NegativeBinomial(), (3.0, 2.0)),  # Poisson rates mostly by inversion.
@@ -285,6 +309,8 @@ FAST_CASES = [
 ]
 SLOW_CASES = [
     (Normal(), (-3.0, 0.01)),
+    (LogNormal(), (6.0, 0.02)),
+    (LogNormal(), (2.0, 1.0)),
     (StudentT(), (2.05, 0.0, 1.0)),
     (StudentT(), (1e4, 2.0, 3.0)),
     (NegativeBinomial(), (0.5, 0.3)),  # Gamma shape below 1.
@@ -350,6 +376,7 @@ def test_box_muller_gives_standard_normals():
     "name, cls",
     [
         ("normal", Normal),
+        ("log_normal", LogNormal),
         ("student_t", StudentT),
         ("negative_binomial", NegativeBinomial),
     ],
@@ -394,3 +421,25 @@ def test_seeds_are_ints_numpy_ints_or_generators(distribution):
 def test_the_base_class_methods_say_what_to_override():
     with pytest.raises(NotImplementedError, match="must override `sample`"):
         distributions.Distribution().sample(np.zeros((1, 1)), seed=0)
+
+
+def test_log_normal_keeps_draws_positive_and_refuses_non_positive_targets():
+    params = tf.Variable(tiled((0.0, 1.0), 4))
+    targets = np.array([1.0, 0.0, -2.0, 3.0], "float32")
+    with tf.GradientTape() as tape:
+        log_prob = LogNormal().log_prob(params, targets)
+    gradient = tape.gradient(log_prob, params).numpy()
+    assert np.all(np.isneginf(log_prob.numpy()[1:3]))
+    assert np.all(np.isfinite(log_prob.numpy()[[0, 3]]))
+    # The safe log: no NaN gradient where the target is not positive.
+    np.testing.assert_array_equal(gradient[1:3], 0.0)
+    # Huge exponents are capped: draws and means stay finite and positive.
+    wide = tiled((80.0, 50.0), 10_000)
+    draws = LogNormal().sample(wide, seed=0).numpy()
+    assert np.all(np.isfinite(draws)) and np.all(draws > 0)
+    assert np.isfinite(LogNormal().mean(wide).numpy()).all()
+
+
+def test_log_normal_rescale_adds_the_log_of_the_scale_to_loc():
+    rescaled = LogNormal().rescale(np.array([[1.0, 0.5]], "float32"), 10.0)
+    np.testing.assert_allclose(rescaled, [[1.0 + np.log(10.0), 0.5]], rtol=1e-6)

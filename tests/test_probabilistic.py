@@ -8,7 +8,7 @@ from cells import sine_seed, token_layer
 
 from selffeed_keras import SelfFeedingRNN, distributions, losses
 
-DISTRIBUTIONS = ["normal", "student_t", "negative_binomial"]
+DISTRIBUTIONS = ["normal", "log_normal", "student_t", "negative_binomial"]
 
 
 def positive_series(batch=3, time=24, features=1, counts=False):
@@ -55,6 +55,17 @@ def test_sample_paths_shape_reproducibility_and_spread(distribution):
         np.testing.assert_array_equal(paths, np.round(paths))
 
 
+def test_a_positive_series_keeps_positive_paths_with_a_log_normal():
+    # A series of at least 1 whose normal paths go below 0 half the time at
+    # this level and spread; the log-normal's never do.
+    y = 1.0 + positive_series() / 40.0
+    for distribution, positive in [("normal", False), ("log_normal", True)]:
+        layer = prob_layer(distribution, scaling="mean")
+        paths = layer.generate(y, 24, num_samples=200, random_seed=0).numpy()
+        assert np.all(np.isfinite(paths))
+        assert bool((paths > 0).all()) is positive, distribution
+
+
 def test_one_path_without_num_samples_and_no_retrace_for_a_new_n():
     layer = prob_layer("normal")
     y = positive_series()
@@ -89,7 +100,7 @@ def test_generate_equals_a_hand_written_loop_of_draws():
     np.testing.assert_allclose(outputs, np.stack(expected, 1), atol=1e-5)
 
 
-@pytest.mark.parametrize("distribution", ["normal", "student_t"])
+@pytest.mark.parametrize("distribution", ["normal", "log_normal", "student_t"])
 def test_mean_scaling_is_equivariant(distribution):
     layer = prob_layer(distribution, scaling="mean")
     y = positive_series()
@@ -97,8 +108,13 @@ def test_mean_scaling_is_equivariant(distribution):
     scaled = layer.generate(7.5 * y, 10, num_samples=3, random_seed=2).numpy()
     np.testing.assert_allclose(scaled, 7.5 * base, rtol=1e-4, atol=1e-4)
     params = layer(y).numpy()
+    # The law of 7.5 * y: what `rescale` by 7.5 gives (for the log-normal,
+    # log(7.5) added to `loc`; for the others, `loc` and `scale` times 7.5).
     np.testing.assert_allclose(
-        layer(7.5 * y).numpy()[..., -2:], 7.5 * params[..., -2:], rtol=1e-4, atol=1e-4
+        layer(7.5 * y).numpy(),
+        layer.distribution.rescale(params, 7.5).numpy(),
+        rtol=1e-4,
+        atol=1e-4,
     )
 
 
@@ -274,6 +290,61 @@ def test_score_sums_log_prob_of_a_continuation(scaling):
         params = _params_with_scale(layer, y[:, :-1], scale)[:, 11:]
     expected = layer.distribution.log_prob(params, continuation).numpy().sum((1, 2))
     np.testing.assert_allclose(scores, expected, rtol=1e-4)
+
+
+def test_context_length_scales_a_window_as_score_scales_its_seed():
+    # A training window: the first `context` inputs play the seed. With
+    # context_length, a call takes the scale from them alone, so its
+    # log-likelihood of the rest is `score` from that seed.
+    context = 12
+    layer = prob_layer("student_t", scaling="mean", context_length=context)
+    y = positive_series(batch=2, time=20)
+    y[:, context:] *= 3.0  # a jump after the seed: all inputs would scale it
+    seed, continuation = y[:, :context], y[:, context:]
+    scores = layer.score(seed, continuation)
+    params = layer(y[:, :-1])[:, context - 1 :]
+    expected = layer.distribution.log_prob(params, continuation).numpy().sum((1, 2))
+    np.testing.assert_allclose(scores, expected, rtol=1e-4)
+    layer.return_state = True
+    _, state = layer(y[:, :-1])
+    np.testing.assert_allclose(
+        state[-1].numpy()[:, 0], np.abs(seed).mean(axis=(1, 2)), rtol=1e-5
+    )
+    # The default takes every input, the jump included.
+    _, state = prob_layer("student_t", scaling="mean", return_state=True)(y[:, :-1])
+    np.testing.assert_allclose(
+        state[-1].numpy()[:, 0], np.abs(y[:, :-1]).mean(axis=(1, 2)), rtol=1e-5
+    )
+
+
+def test_context_length_with_a_mask_counts_valid_steps_of_the_context():
+    layer = prob_layer("normal", scaling="mean", context_length=4, return_state=True)
+    y = np.array([[[0.0], [0.0], [2.0], [4.0], [100.0], [100.0]]], "float32")
+    mask = np.array([[False, False, True, True, True, True]])
+    _, state = layer(y, mask=mask)
+    np.testing.assert_allclose(state[-1].numpy(), [[3.0]])
+
+
+def test_context_length_round_trips_and_old_configs_load_without_it():
+    layer = prob_layer("normal", scaling="mean", context_length=5)
+    config = layer.get_config()
+    assert config["context_length"] == 5
+    assert SelfFeedingRNN.from_config(config).context_length == 5
+    del config["context_length"]
+    assert SelfFeedingRNN.from_config(config).context_length is None
+
+
+@pytest.mark.parametrize(
+    "value, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)]
+)
+def test_context_length_must_be_a_positive_int(value, error):
+    with pytest.raises(error, match="`context_length` must be a positive integer"):
+        prob_layer("normal", scaling="mean", context_length=value)
+
+
+def test_context_length_needs_mean_scaling():
+    with pytest.raises(ValueError, match='`context_length` says.*scaling="mean"'):
+        prob_layer("normal", context_length=5)
 
 
 def _params_with_scale(layer, inputs, scale):

@@ -483,6 +483,25 @@ def scaling(value, distribution):
     return value
 
 
+def context_length(value, scaling):
+    """Returns `context_length`: None, or a positive int with `scaling="mean"`."""
+    if value is None:
+        return None
+    value = positive_int(
+        value,
+        "context_length",
+        ": the steps of each call's inputs that the scale is taken from",
+    )
+    if scaling != "mean":
+        raise ValueError(
+            "`context_length` says which steps of a call's inputs the series "
+            'scale of `scaling="mean"` is taken from; pass scaling="mean" too, '
+            f"or leave context_length=None. Received: context_length={value!r} "
+            f"with scaling={scaling!r}."
+        )
+    return value
+
+
 def num_samples(value, deterministic):
     """Returns `num_samples` as a scalar int32 tensor, None for None, or raises.
 

@@ -20,6 +20,7 @@ Sampling compiles under XLA, on CPU as well: `keras.random.gamma` and
 TensorFlow's stateless gamma and Poisson ops do not, so every draw is built
 from uniform or normal draws:
 
+- `LogNormal`: the exponential of a normal draw, for positive series.
 - `StudentT`: Bailey's polar method, with the point in the unit disc drawn by
   its squared radius and its angle, which needs no rejection: exact.
 - `NegativeBinomial`: a gamma-Poisson mixture. The gamma is Marsaglia and
@@ -44,6 +45,7 @@ from selffeed_keras._config import Configurable, resolve
 
 __all__ = [
     "Distribution",
+    "LogNormal",
     "NegativeBinomial",
     "Normal",
     "StudentT",
@@ -55,6 +57,11 @@ _register = keras.saving.register_keras_serializable(package="selffeed_keras")
 # The floor added to every positive parameter after softplus, so that a scale
 # never reaches 0 (softplus underflows to 0 for raw values below about -100).
 _MIN_SCALE = 1e-6
+
+# The range of a log-normal's exponent: exp(88) is about 1.65e38, below
+# float32's largest number (3.4e38), and exp(-87) about 1.6e-38, above its
+# smallest normal number (1.2e-38): draws stay finite and positive.
+_MIN_LOG, _MAX_LOG = -87.0, 88.0
 
 
 @_register
@@ -248,6 +255,85 @@ class Normal(Distribution):
 
 
 @_register
+class LogNormal(Distribution):
+    """The log-normal distribution for positive series, parameters `(loc, scale)`.
+
+    `y` is log-normal when `log(y)` is normal with mean `loc` and standard
+    deviation `scale`: every draw is positive, so forecasts of a positive
+    series (sales, demand, passengers) stay positive, and the spread grows
+    with the level. `constrain` keeps `loc` and maps the scale through
+    softplus plus a floor of `1e-6`.
+
+    Targets must be positive: `log_prob` is `-inf` at `y <= 0` (a loss of
+    `inf`), with a zero gradient there. Pad masked steps with a positive
+    value (1, say), not 0.
+
+    `sample` returns `exp(loc + scale * z)` with `z` a standard normal draw
+    (reparameterized: differentiable in both parameters). The exponent is
+    clipped to [-87, 88], so a draw is never 0 nor overflows float32
+    (`exp(88)` is about 1.65e38); `mean`, `exp(loc + scale^2 / 2)`, is capped
+    at `exp(88)` too.
+
+    `rescale` adds `log(scale)` to `loc` and keeps `scale`: the law of
+    `scale * y`, so `scaling="mean"` works as for the normal.
+
+    Examples:
+        >>> log_normal = selffeed_keras.distributions.LogNormal()
+        >>> params = np.array([[0.0, 0.5]], "float32")  # median 1
+        >>> log_normal.log_prob(params, np.array([1.0])).numpy().round(4)
+        array([-0.2258], dtype=float32)
+        >>> draws = log_normal.sample(np.tile(params, (1000, 1)), seed=0)
+        >>> bool(np.all(draws.numpy() > 0))
+        True
+    """
+
+    num_parameters = 2
+    parameter_names = ("loc", "scale")
+
+    def constrain(self, raw):
+        """Returns `(loc, softplus(raw_scale) + 1e-6)` stacked, float32."""
+        loc, scale = self._unstack(raw, "raw")
+        return ops.stack([loc, _positive(scale)], axis=-1)
+
+    def log_prob(self, params, y):
+        """Returns the log-normal log-density of `y`, float32; `-inf` at `y <= 0`."""
+        loc, scale = self._unstack(params)
+        y = ops.cast(y, "float32")
+        positive = y > 0.0
+        # A safe log: where y <= 0 the branch not taken must not give NaN
+        # gradients.
+        log_y = ops.log(ops.where(positive, y, 1.0))
+        z = (log_y - loc) / scale
+        log_prob = (
+            -0.5 * ops.square(z)
+            - ops.log(scale)
+            - log_y
+            - 0.5 * math.log(2.0 * math.pi)
+        )
+        return ops.where(positive, log_prob, -math.inf)
+
+    def sample(self, params, seed=None):
+        """Returns `exp(loc + scale * z)`, `z` standard normal, exponent clipped."""
+        loc, scale = self._unstack(params)
+        key = _draws.philox_key(seed)
+        z = tf.random.stateless_normal(ops.shape(loc), seed=key, alg="philox")
+        return ops.exp(ops.clip(loc + scale * z, _MIN_LOG, _MAX_LOG))
+
+    def mean(self, params):
+        """Returns `exp(loc + scale^2 / 2)`, the exponent capped at 88."""
+        loc, scale = self._unstack(params)
+        return ops.exp(ops.minimum(loc + 0.5 * ops.square(scale), _MAX_LOG))
+
+    def rescale(self, params, scale):
+        """Returns `(loc + log(scale), scale)`: the law of `scale * y`."""
+        loc, sigma = self._unstack(params)
+        factor = _scale_factor(scale, params)
+        loc = loc + ops.log(factor)
+        sigma = ops.broadcast_to(sigma, ops.shape(loc))
+        return ops.stack([loc, sigma], axis=-1)
+
+
+@_register
 class StudentT(Distribution):
     """Student's t distribution, parameters `(df, loc, scale)`.
 
@@ -418,6 +504,7 @@ class NegativeBinomial(Distribution):
 
 _ALIASES = {
     "normal": Normal,
+    "log_normal": LogNormal,
     "student_t": StudentT,
     "negative_binomial": NegativeBinomial,
 }
@@ -428,7 +515,8 @@ def get(identifier):
 
     Args:
         identifier: None, a `Distribution`, a lowercase name (`"normal"`,
-            `"student_t"`, `"negative_binomial"`), or a dict from
+            `"log_normal"`, `"student_t"`, `"negative_binomial"`), or a
+            dict from
             `keras.saving.serialize_keras_object`.
 
     Returns:

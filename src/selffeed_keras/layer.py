@@ -146,7 +146,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             no better than teacher forcing. Sampled token ids carry no
             gradient either way.
         distribution: None, or a `selffeed_keras.distributions.Distribution`
-            or its name (`"normal"`, `"student_t"`, `"negative_binomial"`):
+            or its name (`"normal"`, `"log_normal"`, `"student_t"`,
+            `"negative_binomial"`):
             a probabilistic model. The layer adds its own projection (after
             `head` when given) to every parameter of every feature, as
             DeepAR does; called, it returns the parameters, trained with
@@ -154,10 +155,18 @@ class SelfFeedingRNN(keras.layers.Layer):
             Not together with a `sampler`. Defaults to None.
         scaling: None or `"mean"`, with a `distribution`: each series is
             divided by its mean absolute value (over the inputs in a call,
-            over the seed in `generate`; 1 for a series of zeros) before the
-            cell reads it, and the parameters are scaled back, as DeepAR's
-            mean scaler does. The scale is the last tensor of the state.
-            Defaults to None.
+            or their first `context_length` steps; over the seed in
+            `generate`; 1 for a series of zeros) before the cell reads it,
+            and the parameters are scaled back, as DeepAR's mean scaler
+            does. The scale is the last tensor of the state. Defaults to
+            None.
+        context_length: None, or a positive int with `scaling="mean"`: a
+            call takes the scale from the first `context_length` time steps
+            of its inputs only (their valid ones, padding counted in the
+            steps), the part of a training window that plays the seed,
+            so that training scales a window as `generate` scales a seed
+            of that length. None takes it from all the inputs. Defaults to
+            None.
         jit_compile: `"auto"`, True or False. Whether XLA compiles the
             free-running loop of `generate`; measured on 2 CPU cores over
             1,000 steps or more, 1.7 to 18 times faster per step at batch 1
@@ -269,6 +278,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         distribution=None,
         scaling=None,
         lags=(1,),
+        context_length=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -298,6 +308,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 f"sampler={self.sampler!r} and distribution={self.distribution!r}."
             )
         self.scaling = _checks.scaling(scaling, self.distribution)
+        self.context_length = _checks.context_length(context_length, self.scaling)
         self.projection = None
         self.return_state = _checks.boolean(return_state, "return_state")
         self.random_seed = _checks.optional_seed(random_seed, "random_seed")
@@ -517,7 +528,10 @@ class SelfFeedingRNN(keras.layers.Layer):
             if initial_state is not None:
                 initial_state, given = list(initial_state[:-1]), initial_state[-1]
             mask = _step.input_mask(self.encoder, inputs, mask)
-            scale = self._step.readout.series_scale(inputs, mask, given)
+            seed = slice(None, self.context_length)  # the steps that play the seed
+            scale = self._step.readout.series_scale(
+                inputs[:, seed], None if mask is None else mask[:, seed], given
+            )
             inputs = ops.cast(
                 ops.cast(inputs, "float32") / scale[:, None], self.compute_dtype
             )
@@ -1147,6 +1161,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             "jit_compile": self.jit_compile,
             "distribution": serialize(self.distribution),
             "scaling": self.scaling,
+            "context_length": self.context_length,
         }
 
     @classmethod

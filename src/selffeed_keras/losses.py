@@ -38,7 +38,8 @@ class NegativeLogLikelihood(keras.losses.Loss):
 
     Args:
         distribution: a `selffeed_keras.distributions.Distribution` or its
-            name (`"normal"`, `"student_t"`, `"negative_binomial"`).
+            name (`"normal"`, `"log_normal"`, `"student_t"`,
+            `"negative_binomial"`).
         reduction: as for every Keras loss. Defaults to
             `"sum_over_batch_size"`.
         name: the loss' name. Defaults to `"negative_log_likelihood"`.

@@ -77,7 +77,7 @@ test-oldest: $(OLDEST)/.installed
 		assert (tf.__version__, keras.__version__) == \
 		('$(OLDEST_TENSORFLOW)', '$(OLDEST_KERAS)'), (tf.__version__, keras.__version__); \
 		print('TensorFlow', tf.__version__, 'Keras', keras.__version__)"
-	$(call pytest,$(OLDEST)/bin,-m "not slow" tests src)
+	$(call pytest,$(OLDEST)/bin,-m "not slow" -n auto tests src)
 
 # Builds the sdist and the wheel, checks them, checks that the wheel holds the
 # package only, installs it in a fresh environment and runs the README's

@@ -254,6 +254,18 @@ def test_concurrent_calls_without_random_seed_draw_distinct_paths(paths):
     assert advanced.tolist() == [0, 80]
 
 
+def test_a_reservation_is_unique_among_the_calls_in_flight(paths):
+    paths.generate(sine_seed(), 2)
+    generation = paths._generation
+    with generation.reserve() as first:
+        with generation.reserve() as second:
+            assert (int(first), int(second)) == (0, 1)
+        with generation.reserve() as third:  # `second` ended, `first` runs
+            assert int(third) == 2
+    with generation.reserve() as alone:  # none in flight: starts again
+        assert int(alone) == 0
+
+
 def test_successive_calls_of_a_seeded_layer_are_reproducible():
     def draws():
         layer = SelfFeedingRNN(

@@ -72,8 +72,8 @@ def test_one_path_without_num_samples_and_no_retrace_for_a_new_n():
     assert layer.generate(y, 7, random_seed=0).shape == (3, 7, 1)
     for n in (1, 4, 9):
         assert layer.generate(y, 7, num_samples=n).shape == (3, n, 7, 1)
-    # Calls without `random_seed` pass the stream they reserved.
-    function = layer._generation.functions[("random_seed", "num_samples")]
+    # Calls without `random_seed` pass their reservation.
+    function = layer._generation.functions[("num_samples", "reservation")]
     assert function.experimental_get_tracing_count() == 1
 
 

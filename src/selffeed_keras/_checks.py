@@ -555,7 +555,10 @@ def finite(value, name, seed_mask=None):
     if not tf.executing_eagerly() or not value.dtype.is_floating:
         return
     array = value.numpy()
-    bad = ~np.isfinite(array)
+    finite = np.isfinite(array)
+    if finite.all():  # the usual case: nothing to locate
+        return
+    bad = ~finite
     if value.shape.rank >= 2:
         bad &= _valid_steps(seed_mask, array.shape).reshape(
             array.shape[:2] + (1,) * (array.ndim - 2)

@@ -12,13 +12,18 @@ in a loop of their own, then repeat the rows for the free run.
 Randomness is reentrant: the seed generator's state travels in the loop's
 carry and the sampler draws inside a `keras.StatelessScope` that maps the
 generator's variable to it. Every call that draws runs on a stream of its
-own, a `(2,)` seed state given as `random_seed`: `[random_seed, 0]` (what
-`SeedGenerator(random_seed)` starts from) for a call with one, else a
-stream that `reserve_stream` draws from the layer's generator, under a lock,
-before the call runs. Concurrent calls therefore never share draws; the
-layer's generator advances by one draw per call.
+own, a `(2,)` seed state: `[random_seed, 0]` (what `SeedGenerator(random_seed)`
+starts from) for a call with one. An eager call without one passes a
+`reservation` instead, an int64 that `Generation.reserve` hands out on the
+host (no read or write of the variable there): the traced function reads
+the generator's state, adds one to its counter, and mixes the state with
+the reservation into the call's stream (`stream`). Concurrent calls
+therefore never share draws; the layer's generator advances by one per
+call. A symbolic caller's graph draws its stream from the generator instead
+(`reserve_stream`).
 """
 
+import contextlib
 import copy
 import functools
 import json
@@ -26,7 +31,6 @@ import threading
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from selffeed_keras import _beam, _loop, _step, _warm_up, samplers
@@ -38,6 +42,23 @@ def _xla_failure(error):
         if "XLA" in line or "tf2xla" in line:
             return line.strip()[:300]
     return None
+
+
+def stream(variable, reservation):
+    """A call's stream, from the generator's `variable` and its `reservation`.
+
+    Reads the variable and adds one to its counter (in the graph's order: the
+    read first), so that the generator advances by one per call however many
+    draws the call makes, and mixes the state read with `reservation` into a
+    `(2,)` int64 seed state far from the generator's own, `[seed, counter]`.
+    """
+    state = tf.cast(variable.read_value(), tf.int64)
+    with tf.control_dependencies([state]):
+        variable.assign_add(tf.constant([0, 1], variable.dtype))
+    mixed = tf.random.experimental.stateless_fold_in(state, reservation)
+    return tf.random.stateless_uniform(
+        (2,), seed=mixed, minval=0, maxval=2**31 - 1, dtype=tf.int64
+    )
 
 
 def sampler_key(sampler, layer_sampler):
@@ -85,39 +106,59 @@ class Generation:
         self.jit_compile = jit_compile
         self.cell_name = cell_name
         self.functions = {}
+        # (bytes of one element, of one row's state), for `max_bytes`.
+        self.byte_sizes = None
         # The concrete function of each traced one: calling it skips the
         # binding of arguments to a signature, half the cost of a short call.
         self._concrete = {}
         self._lock = threading.Lock()
         self._reserve_lock = threading.Lock()
+        self._in_flight = 0  # eager calls with a reservation, running
+        self._started = 0  # reservations since none was in flight
+        self._reservations = {}  # reservation -> its tensor, the first ones
 
     def reserve_stream(self):
         """A random stream of its own for one call: a `(2,)` int64 seed state.
 
-        Drawn from the layer's generator under a lock, so that concurrent
-        calls each reserve a different stream before any of them runs, and
-        the generator advances by one draw per call, however many draws the
-        call makes.
+        In a graph (a symbolic caller), one draw of the layer's generator in
+        that graph. Eager calls never get here: they pass a `reservation`
+        (see `reserve`) and the traced function derives the stream itself.
         """
-        state = self.seed_generator.state
-        if not tf.executing_eagerly():  # in a graph: a draw in that graph
-            stream = keras.random.randint(
-                (2,), 0, 2**31 - 1, dtype="int32", seed=self.seed_generator
-            )
-            return tf.cast(stream, tf.int64)
-        # Eagerly, a read and a write of the variable (TensorFlow's own when
-        # it is one: Keras' `assign` checks cost more than the write).
-        variable = state.value
+        stream = keras.random.randint(
+            (2,), 0, 2**31 - 1, dtype="int32", seed=self.seed_generator
+        )
+        return tf.cast(stream, tf.int64)
+
+    @contextlib.contextmanager
+    def reserve(self):
+        """Yields an eager call's `reservation`: an int64 scalar tensor.
+
+        No read or write of the generator's variable here: the traced
+        function reads the generator's state, adds one to its counter, and
+        mixes the state it read with the reservation into the call's stream.
+        Calls that overlap in time may read the same state; among them the
+        reservation differs (it counts the calls started since none was in
+        flight), and calls that do not overlap read different states. So no
+        two calls share a stream, and a call with none in flight (the
+        reservation 0) draws what the generator's state alone decides: a
+        reloaded layer goes on as the original would.
+        """
         with self._reserve_lock:
-            reserved = np.asarray(variable)
-            advanced = reserved + np.array([0, 1], reserved.dtype)
-            if isinstance(variable, tf.Variable):
-                variable.assign(advanced)
-            else:
-                state.assign(advanced)
-        # Hashed into a stream far from the generator's own, [seed, counter].
-        mixed = np.random.SeedSequence([int(x) for x in reserved]).generate_state(2)
-        return tf.constant(mixed.astype(np.int64))
+            if not self._in_flight:
+                self._started = 0
+            reservation = self._started
+            self._started += 1
+            self._in_flight += 1
+        try:
+            tensor = self._reservations.get(reservation)
+            if tensor is None:
+                tensor = tf.constant(reservation, tf.int64)
+                if reservation < 64:
+                    self._reservations[reservation] = tensor
+            yield tensor
+        finally:
+            with self._reserve_lock:
+                self._in_flight -= 1
 
     def __call__(self, key, args):
         """Runs the function for `key`; its first run may fall back from XLA.
@@ -181,6 +222,7 @@ class Generation:
             "seed_mask": tf.TensorSpec((None, None), tf.bool),
             "end_token": tf.TensorSpec((), tf.int32),
             "random_seed": tf.TensorSpec((2,), tf.int64),
+            "reservation": tf.TensorSpec((), tf.int64),
             "num_samples": tf.TensorSpec((), tf.int32),
         }
         signature = [self.seed_spec, tf.TensorSpec((), tf.int32)]
@@ -215,7 +257,8 @@ class Generation:
 
     def graph(
         self, seed, steps, initial_state=None, covariates=None, seed_mask=None,
-        end_token=None, random_seed=None, num_samples=None, *, jit_compile,
+        end_token=None, random_seed=None, num_samples=None, reservation=None, *,
+        jit_compile,
     ):  # fmt: skip
         """The generation graph: one compiled loop over the seed, then free.
 
@@ -264,6 +307,8 @@ class Generation:
                 free = covariates[seed_time:]
                 inputs = {"covariates": tf.repeat(free, num_samples, 1)}
             length, first_draw = steps - 1, None
+        if reservation is not None:
+            random_seed = stream(generator.state.value, reservation)
         if random_seed is not None:
             carry["seed"] = tf.cast(random_seed, generator.state.dtype)
         else:

@@ -748,10 +748,10 @@ class SelfFeedingRNN(keras.layers.Layer):
                 tensor. The call draws from its own stream, started from this
                 seed, so that the same seed, arguments and weights give the
                 same tokens, also in concurrent calls; the layer's seed
-                generator is left as it was. Without it the call reserves a
-                stream of its own from the layer's seed generator (one draw,
-                under a lock) before it runs: concurrent calls never share
-                draws.
+                generator is left as it was. Without it the call runs on a
+                stream of its own, mixed from the layer's seed generator
+                (which it advances by one) and a number reserved per call:
+                concurrent calls never share draws.
             return_state: bool. If True, also return the state that produced
                 the last element, ready for `initial_state`.
             num_samples: optional int from 1 to 2**31 - 1, or scalar integer
@@ -858,8 +858,13 @@ class SelfFeedingRNN(keras.layers.Layer):
             random_seed = tf.constant([int(random_seed), 0], tf.int64)
         elif random_seed is not None:
             random_seed = tf.stack([random_seed, tf.zeros((), tf.int64)])
-        elif deterministic is None:
+        elif deterministic is None and not tf.executing_eagerly():
             random_seed = generation.reserve_stream()
+        # A beam draws nothing: no stream to reserve.
+        reserve = random_seed is None and deterministic is None
+        reserve = reserve and not isinstance(
+            sampler or self.sampler, samplers.BeamSampler
+        )
 
         options = {
             "initial_state": initial_state,
@@ -871,8 +876,13 @@ class SelfFeedingRNN(keras.layers.Layer):
         }
         key = tuple(name for name, value in options.items() if value is not None)
         args = [seed, steps] + [options[name] for name in key]
+        key += ("reservation",) if reserve else ()
         key += _generate.sampler_key(sampler, self.sampler)
-        outputs, state = generation(key, args)
+        if reserve:
+            with generation.reserve() as reservation:
+                outputs, state = generation(key, args + [reservation])
+        else:
+            outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
 
     def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
@@ -881,13 +891,18 @@ class SelfFeedingRNN(keras.layers.Layer):
         if max_bytes is None or not tf.executing_eagerly():
             return
         rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
-        value_shape, value_dtype = self._step.fed_spec
-        element = int(np.prod(value_shape, dtype=np.int64))
-        element *= tf.as_dtype(value_dtype).size
-        state = sum(
-            int(np.prod(s.shape[1:], dtype=np.int64)) * s.dtype.size
-            for s in self._generation_functions().state_specs
-        )
+        generation = self._generation_functions()
+        sizes = generation.byte_sizes
+        if sizes is None:  # fixed for the functions: computed once
+            value_shape, value_dtype = self._step.fed_spec
+            element = int(np.prod(value_shape, dtype=np.int64))
+            element *= tf.as_dtype(value_dtype).size
+            state = sum(
+                int(np.prod(s.shape[1:], dtype=np.int64)) * s.dtype.size
+                for s in generation.state_specs
+            )
+            sizes = generation.byte_sizes = (element, state)
+        element, state = sizes
         if covariates is not None:
             state += int(np.prod(covariates.shape[1:])) * covariates.dtype.size
         _checks.generation_bytes(

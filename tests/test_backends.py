@@ -15,6 +15,7 @@ import pytest
 from cells import sine_seed
 
 from selffeed_keras import SelfFeedingRNN, _backend, _feedback
+from selffeed_keras.distributions import NegativeBinomial
 
 BACKEND = keras.backend.backend()
 
@@ -152,3 +153,64 @@ def test_data_parallel_on_two_devices_matches_one_device():
     losses = json.loads(result.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(losses["two"], losses["one"], rtol=1e-5)
     assert losses["weights"] < 1e-5
+
+
+FIT_AND_RELOAD = """
+import json
+import keras
+import numpy as np
+from selffeed_keras import SelfFeedingRNN, callbacks, schedules
+
+keras.utils.set_random_seed(0)
+series = np.sin(0.3 * np.arange(200, dtype="float32"))
+windows = np.lib.stride_tricks.sliding_window_view(series, 13)[::2, :, None]
+x, y = windows[:, :-1], windows[:, 1:]
+losses = {}
+for name, options in {
+    "teacher_forced": {"head": keras.layers.Dense(1)},
+    "free_running": {"head": keras.layers.Dense(1), "sampling_probability": 1.0},
+    "normal_scheduled": {"distribution": "normal"},
+}.items():
+    layer = SelfFeedingRNN(keras.layers.LSTMCell(8, dropout=0.1), **options)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    loss = layer.distribution.loss if layer.distribution else "mse"
+    model.compile(keras.optimizers.Adam(0.01), loss)
+    schedule = callbacks.ScheduledSampling(schedules.Linear(0.0, 1.0, steps=2))
+    extra = [schedule] if name == "normal_scheduled" else []
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=extra)
+    losses[name] = history.history
+    model.save("model.keras")
+    loaded = keras.saving.load_model("model.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x[:4])),
+        keras.ops.convert_to_numpy(model(x[:4])),
+        atol=1e-6,
+    )
+print(json.dumps(losses))
+"""
+
+
+@pytest.mark.slow  # torch starts slowly, and the unit extra does not install it
+def test_fit_save_and_load_on_torch(tmp_path):
+    pytest.importorskip("torch")
+    script = f"import os\nos.chdir({str(tmp_path)!r})\n" + FIT_AND_RELOAD
+    result = _run(script, "torch")
+    assert result.returncode == 0, result.stderr[-3000:]
+    histories = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in ["teacher_forced", "free_running"]:
+        loss = histories[name]["loss"]
+        assert np.all(np.isfinite(loss)) and loss[-1] < loss[0], (name, loss)
+    scheduled = histories["normal_scheduled"]
+    assert np.all(np.isfinite(scheduled["loss"]))
+    assert scheduled["sampling_probability"] == [0.0, 0.5, 1.0]
+
+
+@pytest.mark.skipif(
+    BACKEND == "tensorflow",
+    reason="TensorFlow raises its InvalidArgumentError: tests/test_distributions.py",
+)
+def test_negative_binomial_refuses_negative_targets_in_an_eager_call():
+    params = np.tile(np.array([[3.0, 2.0]], "float32"), (3, 1))
+    targets = np.array([1.0, -1.0, 2.0], "float32")
+    with pytest.raises(ValueError, match="non-negative counts"):
+        NegativeBinomial().log_prob(params, targets)

@@ -8,7 +8,7 @@ export NO_MKDOCS_2_WARNING := 1
 
 LINT_PATHS := $(wildcard src tests benchmarks examples notebooks docs/hooks conftest.py)
 
-.PHONY: demo test test-slow test-oldest dist format bench notebooks figures docs docs-check chromium clean
+.PHONY: demo test test-jax test-slow test-oldest dist format bench notebooks figures docs docs-check chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+
+# The unit tests and doctests (not slow) on Keras' JAX backend, in the same
+# environment with the jax extra: those of TensorFlow itself (marked
+# tensorflow_only: tf.function, tf.data, ExportArchive, ...) are skipped.
+test-jax: export KERAS_BACKEND := jax
+test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
+	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10 tests src)
 
 # The tests marked slow, notebooks, figure scripts and the browser check of
 # the site included. CI runs them after `make test`.

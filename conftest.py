@@ -1,4 +1,4 @@
-"""Shared by every test: doctest names, a fixed random seed, the slow marker."""
+"""Shared by every test: doctest names, a fixed random seed, the markers."""
 
 import os
 
@@ -28,6 +28,13 @@ def _seeded():
 def pytest_collection_modifyitems(config, items):
     # Notebooks (run by nbmake) take minutes each: behind `slow`, run by
     # `make test-slow` and CI, not by `make test`.
+    backend = keras.backend.backend()
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
+        # `make test-jax` runs the unit tests on JAX but for those about
+        # TensorFlow itself (tf.function, tf.data, ExportArchive, ...).
+        marker = item.get_closest_marker("tensorflow_only")
+        if marker is not None and backend != "tensorflow":
+            reason = marker.kwargs.get("reason") or (marker.args or ("",))[0]
+            item.add_marker(pytest.mark.skip(reason=f"TensorFlow only: {reason}"))

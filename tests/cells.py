@@ -109,9 +109,9 @@ def assert_stops_at_end_token(layer, seed, steps, position):
     A row that emits the end token keeps what it generated up to it and holds
     the end token afterwards; a row that never emits it is unchanged.
     """
-    free = layer.generate(seed, steps).numpy()
+    free = np.asarray(layer.generate(seed, steps))
     end_token = int(free[0, position])
-    stopped = layer.generate(seed, steps, end_token=end_token).numpy()
+    stopped = np.asarray(layer.generate(seed, steps, end_token=end_token))
     for row in range(len(seed)):
         hits = np.flatnonzero(free[row] == end_token)
         stop = hits[0] if hits.size else steps

@@ -358,6 +358,7 @@ def test_errors_come_before_any_graph():
     assert layer._generation is None or not layer._generation.functions
 
 
+@pytest.mark.tensorflow_only(reason="tf.function")
 def test_score_in_a_traced_function_raises_nothing_eager():
     # score is an eager method; inside tf.function its ops trace too.
     layer = token_layer()

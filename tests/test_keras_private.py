@@ -35,7 +35,10 @@ def _resolve(dotted):
 )
 def test_private_keras_api_exists(owner, attribute):
     try:
-        found = hasattr(_resolve(owner), attribute)
+        resolved = _resolve(owner)
+        if owner == "keras.StatelessScope":  # an attribute of its instances
+            resolved = resolved()
+        found = hasattr(resolved, attribute)
     except (ImportError, AttributeError):
         found = False
     if not found:
@@ -97,3 +100,15 @@ def test_flatten_layers_finds_nested_layers_once_and_not_the_model():
     assert "outer" not in names
     assert {"inner", "holder", "deep", "shared"} <= set(names)
     assert names.count("shared") == 1
+
+
+def test_stateless_scope_reads_the_enclosing_scope_and_keeps_its_assignment():
+    outer_variable = keras.Variable(1.0)
+    inner_variable = keras.Variable(2.0)
+    with keras.StatelessScope([(outer_variable, 10.0)]):
+        with _keras_private.stateless_scope(inner_variable, 20.0) as scope:
+            assert float(outer_variable.value) == 10.0
+            assert float(inner_variable.value) == 20.0
+            inner_variable.assign(30.0)
+        assert float(scope.get_current_value(inner_variable)) == 30.0
+    assert float(inner_variable.value) == 2.0  # nothing written outside

@@ -135,9 +135,9 @@ def test_a_padded_batch_equals_each_row_alone(kind, continuous):
         mask = np.zeros((BATCH, SEED_TIME), bool)
         for row, (start, end) in enumerate(spans):
             mask[row, start:end] = True
-        together = layer.generate(seed, steps, seed_mask=mask).numpy()
+        together = np.asarray(layer.generate(seed, steps, seed_mask=mask))
         for row, (start, end) in enumerate(spans):
-            alone = layer.generate(seed[row : row + 1, start:end], steps).numpy()
+            alone = np.asarray(layer.generate(seed[row : row + 1, start:end], steps))
             if kind == "tokens":
                 np.testing.assert_array_equal(together[row], alone[0])
             else:
@@ -166,7 +166,7 @@ def _continue(layer, seed, lengths):
         part, state = layer.generate(
             previous, length, initial_state=state, return_state=True
         )
-        parts.append(part.numpy())
+        parts.append(np.asarray(part))
         previous = part[:, -1:]
     return np.concatenate(parts, axis=1)
 
@@ -190,7 +190,7 @@ def test_continued_greedy_token_calls_equal_one_call():
     keras.utils.set_random_seed(0)
     layer = token_layer("gru_cell", vocab=11)
     seed = np.random.default_rng(2).integers(0, 11, (BATCH, 4))
-    whole = layer.generate(seed, MAX_STEPS).numpy()
+    whole = np.asarray(layer.generate(seed, MAX_STEPS))
 
     @small
     @given(split=splits())
@@ -243,18 +243,18 @@ def test_rows_stop_where_the_end_token_comes(counting, steps, end_token, positio
     # `end_token` comes at `position` (beyond `steps`: the row never stops).
     last = [(end_token - 1 - p) % VOCAB for p in positions]
     seed = np.stack([np.full(BATCH, VOCAB - 1), last], axis=1).astype("int32")
-    together = counting.generate(seed, steps, end_token=end_token).numpy()
+    together = np.asarray(counting.generate(seed, steps, end_token=end_token))
     for row, (s, position) in enumerate(zip(last, positions, strict=True)):
         free = (s + 1 + np.arange(steps)) % VOCAB
         expected = np.where(np.arange(steps) > position, end_token, free)
         np.testing.assert_array_equal(together[row], expected)
         alone = counting.generate(seed[row : row + 1], steps, end_token=end_token)
-        np.testing.assert_array_equal(together[row], alone.numpy()[0])
+        np.testing.assert_array_equal(together[row], np.asarray(alone)[0])
 
 
 def test_the_counting_model_counts(counting):
     # The construction that the property above relies on.
-    outputs = counting.generate(np.array([[0, 5]], "int32"), 4).numpy()
+    outputs = np.asarray(counting.generate(np.array([[0, 5]], "int32"), 4))
     np.testing.assert_array_equal(outputs, [[6, 7, 8, 9]])
 
 
@@ -262,7 +262,7 @@ def test_a_random_model_stops_at_any_end_token_like_each_row_alone():
     keras.utils.set_random_seed(0)
     layer = token_layer("gru_cell", vocab=11)
     seed = np.random.default_rng(3).integers(0, 11, (BATCH, 4))
-    free = layer.generate(seed, MAX_STEPS).numpy()
+    free = np.asarray(layer.generate(seed, MAX_STEPS))
 
     @small
     @given(
@@ -274,10 +274,10 @@ def test_a_random_model_stops_at_any_end_token_like_each_row_alone():
         # The end token is one that row `row` emits at a random position.
         position = data.draw(st.integers(0, steps - 1))
         end_token = int(free[row, position])
-        together = layer.generate(seed, steps, end_token=end_token).numpy()
+        together = np.asarray(layer.generate(seed, steps, end_token=end_token))
         for r in range(BATCH):
             alone = layer.generate(seed[r : r + 1], steps, end_token=end_token)
-            np.testing.assert_array_equal(together[r], alone.numpy()[0])
+            np.testing.assert_array_equal(together[r], np.asarray(alone)[0])
             hits = np.flatnonzero(free[r, :steps] == end_token)
             stop = hits[0] if hits.size else steps
             np.testing.assert_array_equal(together[r, :stop], free[r, :stop])

@@ -19,9 +19,9 @@ def test_contract_every_sampler(sampler):
     cold = type(sampler).from_config({**sampler.get_config(), "temperature": 1e-4})
     ids = cold(PEAKED, seed=0)
     assert ids.dtype == "int32" and ids.shape == (2,)
-    assert ids.numpy().tolist() == [1, 0]
+    assert np.asarray(ids).tolist() == [1, 0]
     # Float16 logits are sampled in float32 and give the same answer.
-    assert cold(PEAKED.astype("float16"), seed=0).numpy().tolist() == [1, 0]
+    assert np.asarray(cold(PEAKED.astype("float16"), seed=0)).tolist() == [1, 0]
     # Serializable through Keras, by registered name, in safe mode.
     config = keras.saving.serialize_keras_object(sampler)
     restored = keras.saving.deserialize_keras_object(config)
@@ -52,14 +52,14 @@ def test_get_passes_objects_and_none_through():
 
 def test_top_k_only_draws_among_the_k_best():
     logits = np.tile(np.array([[5.0, 4.9, 4.8, -9.0, -9.0]], "float32"), (500, 1))
-    ids = samplers.TopKSampler(k=2)(logits, seed=1).numpy()
+    ids = np.asarray(samplers.TopKSampler(k=2)(logits, seed=1))
     assert set(ids) == {0, 1}
 
 
 def test_top_p_keeps_the_nucleus():
     # Probabilities ~[0.6, 0.3, 0.1]: p=0.7 keeps the first two tokens.
     logits = np.log(np.tile(np.array([[0.6, 0.3, 0.1]], "float32"), (800, 1)))
-    ids = samplers.TopPSampler(p=0.7)(logits, seed=2).numpy()
+    ids = np.asarray(samplers.TopPSampler(p=0.7)(logits, seed=2))
     assert set(ids) == {0, 1}
     counts = np.bincount(ids, minlength=3) / len(ids)
     np.testing.assert_allclose(counts[:2], [2 / 3, 1 / 3], atol=0.06)
@@ -67,8 +67,8 @@ def test_top_p_keeps_the_nucleus():
 
 def test_random_follows_the_softmax_and_temperature_flattens_it():
     logits = np.tile(np.array([[2.0, 0.0]], "float32"), (3000, 1))
-    warm = samplers.RandomSampler()(logits, seed=3).numpy().mean()
-    hot = samplers.RandomSampler(temperature=100.0)(logits, seed=3).numpy().mean()
+    warm = np.asarray(samplers.RandomSampler()(logits, seed=3)).mean()
+    hot = np.asarray(samplers.RandomSampler(temperature=100.0)(logits, seed=3)).mean()
     assert abs(warm - 1 / (1 + np.e**2)) < 0.03  # share of token 1
     assert abs(hot - 0.5) < 0.04
 

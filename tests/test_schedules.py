@@ -22,6 +22,7 @@ from selffeed_keras import schedules
     ],
     ids=lambda v: repr(v) if isinstance(v, schedules.Schedule) else "",
 )
+@pytest.mark.tensorflow_only(reason="tf.function")
 def test_values_at_known_points(schedule, points):
     for i, expected in points.items():
         assert float(schedule(i)) == pytest.approx(expected, abs=1e-6)

@@ -47,9 +47,9 @@ def test_probability_zero_reproduces_teacher_forcing_exactly(cell_name):
 def test_intermediate_probability_mixes_per_row_and_step():
     layer = continuous_layer("lstm_cell", sampling_probability=0.5, random_seed=1)
     x = sine_seed(batch=64, time=20)
-    teacher = layer(x).numpy()
-    free = layer.generate(x[:, :1], 20).numpy()
-    mixed = layer(x, training=True).numpy()
+    teacher = np.asarray(layer(x))
+    free = np.asarray(layer.generate(x[:, :1], 20))
+    mixed = np.asarray(layer(x, training=True))
     # Step 0 always reads the truth; afterwards rows differ from teacher
     # forcing and from free running, some at each step.
     np.testing.assert_allclose(mixed[:, 0], teacher[:, 0], atol=1e-6)
@@ -74,6 +74,7 @@ def reference_free_running_grads(layer, x, stop):
 
 
 @pytest.mark.parametrize("stop", [False, True])
+@pytest.mark.tensorflow_only(reason="tf.GradientTape")
 def test_gradients_flow_through_fed_back_outputs_unless_stopped(stop):
     layer = continuous_layer(
         "gru_cell", sampling_probability=1.0, backprop_through_feedback=not stop
@@ -87,6 +88,7 @@ def test_gradients_flow_through_fed_back_outputs_unless_stopped(stop):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.tensorflow_only(reason="tf.GradientTape")
 def test_token_ids_carry_no_gradient_but_training_runs():
     layer = token_layer("lstm_cell", sampler="random", sampling_probability=1.0)
     ids = np.random.default_rng(1).integers(0, 13, (4, 9))
@@ -170,9 +172,10 @@ def test_schedule_on_the_layer_advances_per_training_step():
     model.compile("sgd", "mse")
     model.fit(x[:, :-1], x[:, 1:], epochs=3, batch_size=4, verbose=0)  # 6 steps
     assert layer.current_sampling_probability == 1.0  # schedule(5), clipped
-    assert int(layer._switch.steps.numpy()) == 6
+    assert int(np.asarray(layer._switch.steps)) == 6
 
 
+@pytest.mark.tensorflow_only(reason="tf.train.Checkpoint")
 def test_checkpoint_restores_the_probability_and_the_schedules_step(tmp_path):
     # A run resumed from a `tf.train.Checkpoint` (the multi-worker how-to)
     # goes on with the schedule where it stopped.
@@ -190,17 +193,18 @@ def test_checkpoint_restores_the_probability_and_the_schedules_step(tmp_path):
     )
     fresh(x[:, :-1])  # built, so that the restore is immediate
     tf.train.Checkpoint(layer=fresh).read(path).assert_consumed()
-    assert int(fresh._switch.steps.numpy()) == 3
+    assert int(np.asarray(fresh._switch.steps)) == 3
     assert fresh.current_sampling_probability == pytest.approx(2 / 8)
 
 
+@pytest.mark.tensorflow_only(reason="tf.train.Checkpoint")
 def test_checkpoints_and_keras_files_keep_the_seed_generators_state(tmp_path):
     # After a reload, a call without `random_seed` goes on with the stream
     # instead of repeating the original model's first draws.
     layer = SelfFeedingRNN(keras.layers.GRUCell(4), distribution="normal")
     seed = sine_seed()
     layer.generate(seed, 3)  # advances the generator
-    state = layer.seed_generator.state.numpy().copy()
+    state = np.asarray(layer.seed_generator.state).copy()
     path = tf.train.Checkpoint(layer=layer).write(str(tmp_path / "ckpt"))
     model = keras.Sequential([keras.Input((None, 1)), layer])
     model.save(tmp_path / "model.keras")
@@ -210,11 +214,11 @@ def test_checkpoints_and_keras_files_keep_the_seed_generators_state(tmp_path):
     fresh.build((None, None, 1))
     fresh.set_weights(layer.get_weights())
     tf.train.Checkpoint(layer=fresh).read(path).assert_consumed()
-    np.testing.assert_array_equal(fresh.seed_generator.state.numpy(), state)
+    np.testing.assert_array_equal(np.asarray(fresh.seed_generator.state), state)
     np.testing.assert_array_equal(fresh.generate(seed, 3), expected)
 
     loaded = keras.models.load_model(tmp_path / "model.keras").layers[0]
-    np.testing.assert_array_equal(loaded.seed_generator.state.numpy(), state)
+    np.testing.assert_array_equal(np.asarray(loaded.seed_generator.state), state)
     np.testing.assert_array_equal(loaded.generate(seed, 3), expected)
 
 
@@ -229,7 +233,7 @@ def test_files_saved_without_the_seed_generators_state_still_load():
     del store["seed_generator_state"]  # the layout of files saved before it
     layer.seed_generator.state.assign([7, 9])
     layer.load_own_variables(store)
-    assert layer.seed_generator.state.numpy().tolist() == [7, 9]
+    assert np.asarray(layer.seed_generator.state).tolist() == [7, 9]
 
 
 def test_token_model_trains_with_scheduled_sampling():
@@ -306,6 +310,7 @@ def test_setting_a_probability_after_teacher_forced_tracing_warns():
 
 
 @pytest.mark.slow  # a subprocess that starts TensorFlow on two logical devices
+@pytest.mark.tensorflow_only(reason="tf.distribute.MirroredStrategy")
 def test_mirrored_strategy_on_two_logical_cpus():
     script = textwrap.dedent(
         """

@@ -9,25 +9,14 @@ with `losses.NegativeLogLikelihood`; `schedules` and
 sampling, free-running training).
 """
 
-import keras
-
-if keras.backend.backend() != "tensorflow":
-    raise ValueError(
-        "selffeed_keras needs Keras on the TensorFlow backend: its generation "
-        "loop is a compiled `tf.while_loop`. Received: Keras backend "
-        f"{keras.backend.backend()!r}. Set the environment variable "
-        "KERAS_BACKEND=tensorflow before Python imports keras (or in "
-        "~/.keras/keras.json), then restart the kernel."
-    )
-
-from selffeed_keras import (  # noqa: E402
+from selffeed_keras import (
     callbacks,
     distributions,
     losses,
     samplers,
     schedules,
 )
-from selffeed_keras.layer import SelfFeedingRNN  # noqa: E402
+from selffeed_keras.layer import SelfFeedingRNN
 
 __version__ = "0.1.0"
 __all__ = [

@@ -8,12 +8,38 @@ import math
 import numbers
 
 import keras
+import ml_dtypes
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from selffeed_keras import _backend
 
 
 def _message(name, expected, received):
     return f"`{name}` must be {expected}. Received: {name}={received!r}."
+
+
+def _rank(value):
+    """The number of axes of a tensor, None where it is unknown."""
+    try:
+        return len(value.shape)
+    except (TypeError, ValueError):  # TensorFlow's shape of unknown rank
+        return None
+
+
+def is_integer(dtype):
+    """Whether `dtype` (a backend's or a name) holds integers, signed or not."""
+    return keras.backend.is_int_dtype(dtype)
+
+
+def is_floating(dtype):
+    """Whether `dtype` (a backend's or a name) holds floating-point numbers."""
+    return keras.backend.is_float_dtype(dtype)
+
+
+def dtype_name(dtype):
+    """The name of `dtype`, as Keras writes it: "float32", "int64"."""
+    return keras.backend.standardize_dtype(dtype)
 
 
 def number(value, name, expected, *, integer=False, valid=None):
@@ -125,9 +151,9 @@ def _integer_tensor(value, name, expected, minimum, maximum, dtype):
     Python and NumPy numbers, and tensors in eager mode, are checked here;
     a tensor in a graph (a `tf.function`, an export endpoint) is checked by
     an assertion in that graph, outside any compiled loop, whose message
-    names the argument.
+    names the argument (on TensorFlow; `jax.jit` runs no assertion).
     """
-    if not isinstance(value, (tf.Tensor, tf.Variable)):
+    if not _backend.is_tensor(value):
         value = number(
             value,
             name,
@@ -135,22 +161,21 @@ def _integer_tensor(value, name, expected, minimum, maximum, dtype):
             integer=True,
             valid=lambda v: minimum <= v <= maximum,
         )
-        return tf.constant(value, dtype)
-    if not value.dtype.is_integer or value.shape.rank != 0:
+        return _backend.constant(value, dtype)
+    if not is_integer(value.dtype) or _rank(value) != 0:
         raise ValueError(_message(name, expected, value))
-    if tf.executing_eagerly():
+    if _backend.concrete(value):
         if not minimum <= int(value) <= maximum:
             raise ValueError(_message(name, expected, value))
-        return tf.cast(value, dtype)
-    # Compared in int64, before the cast, so that nothing wraps first.
-    wide = tf.cast(value, tf.int64)
-    check = tf.debugging.Assert(
-        tf.logical_and(wide >= minimum, wide <= maximum),
-        [f"`{name}` must be {expected}. Received: {name}=", wide],
-        name=f"check_{name}",
-    )
-    with tf.control_dependencies([check]):
-        return tf.identity(tf.cast(wide, dtype))
+        return ops.cast(value, dtype)
+
+    def check():
+        # Compared in int64, before the cast, so that nothing wraps first.
+        wide = ops.cast(value, "int64")
+        within = ops.logical_and(wide >= minimum, wide <= maximum)
+        return within, [f"`{name}` must be {expected}. Received: {name}=", wide]
+
+    return _backend.checked(ops.cast(value, dtype), check, f"check_{name}")
 
 
 def steps(value):
@@ -159,18 +184,24 @@ def steps(value):
         "a positive integer up to 2**31 - 1 (a Python or NumPy int, or a scalar "
         "integer tensor): the number of elements to generate after the seed"
     )
-    return _integer_tensor(value, "steps", expected, 1, INT32_MAX, tf.int32)
+    return _integer_tensor(value, "steps", expected, 1, INT32_MAX, "int32")
 
 
 def random_seed(value):
-    """Returns `random_seed` as a scalar int64 tensor, None for None, or raises."""
+    """Returns `random_seed` as a scalar tensor, None for None, or raises.
+
+    Its dtype is the one of the backend's seed state: int64 on TensorFlow,
+    uint32 on JAX, which holds every allowed seed.
+    """
     if value is None:
         return None
     expected = (
         "None, a non-negative integer up to 2**32 - 1 (what the seed state of "
         "every Keras backend holds) or a scalar integer tensor"
     )
-    return _integer_tensor(value, "random_seed", expected, 0, SEED_MAX, tf.int64)
+    return _integer_tensor(
+        value, "random_seed", expected, 0, SEED_MAX, _backend.SEED_DTYPE
+    )
 
 
 def keras_seed(value):
@@ -183,8 +214,8 @@ def keras_seed(value):
 
 def as_tensor(value, name):
     """Converts array-likes to a tensor, naming the argument when that fails."""
-    if isinstance(value, (tf.Tensor, tf.Variable)):
-        return tf.convert_to_tensor(value)
+    if _backend.is_tensor(value):
+        return _backend.constant(value)
     try:
         array = np.asarray(value)
     except Exception as error:  # numpy raises many types for ragged input
@@ -195,7 +226,7 @@ def as_tensor(value, name):
         raise TypeError(
             f"`{name}` must hold numbers. Received: {name} of dtype {array.dtype}."
         )
-    return tf.convert_to_tensor(array)
+    return _backend.constant(array)
 
 
 def layer_or_none(value, name, example):
@@ -236,7 +267,7 @@ def seed(value, token_model, dtype):
     """Returns the seed as a tensor of the layer's input dtype, or raises."""
     value = as_tensor(value, "seed")
     rank = 2 if token_model else 3
-    if value.shape.rank != rank:
+    if _rank(value) != rank:
         raise ValueError(rank_message("seed", tuple(value.shape), token_model))
     if value.shape[0] == 0 or value.shape[1] == 0:
         raise ValueError(
@@ -244,12 +275,12 @@ def seed(value, token_model, dtype):
             f"Received: seed.shape={tuple(value.shape)}."
         )
     if token_model:
-        if not value.dtype.is_integer:
+        if not is_integer(value.dtype):
             raise TypeError(
                 "`seed` must hold integer token ids, since the layer has a "
-                f"sampler. Received: seed.dtype={value.dtype.name}."
+                f"sampler. Received: seed.dtype={dtype_name(value.dtype)}."
             )
-        return tf.cast(value, tf.int32)
+        return ops.cast(value, "int32")
     real_numbers(
         value.dtype, "seed", "real numbers (floats), since the layer has no sampler"
     )
@@ -258,29 +289,33 @@ def seed(value, token_model, dtype):
 
 def _cast(value, dtype, name):
     """`value` cast to `dtype`; raises where a finite value overflows it."""
-    cast = tf.cast(value, dtype)
-    if tf.executing_eagerly() and cast.dtype != value.dtype and cast.dtype.is_floating:
-        overflow = np.isfinite(value.numpy()) & ~np.isfinite(cast.numpy())
+    cast = ops.cast(value, dtype)
+    cast_dtype = dtype_name(cast.dtype)
+    if (
+        _backend.concrete(value)
+        and cast_dtype != dtype_name(value.dtype)
+        and is_floating(cast_dtype)
+    ):
+        array = ops.convert_to_numpy(value)
+        overflow = np.isfinite(array) & ~np.isfinite(ops.convert_to_numpy(cast))
         if overflow.any():
-            largest = float(np.finfo(cast.dtype.as_numpy_dtype).max)
+            largest = float(ml_dtypes.finfo(cast_dtype).max)
             raise ValueError(
-                f"`{name}` holds values past the largest {cast.dtype.name}, "
+                f"`{name}` holds values past the largest {cast_dtype}, "
                 f"{largest:,.0f}, the layer's compute dtype. Use "
                 '`scaling="mean"` (a scaled layer reads its series in float32), '
                 "standardize the values first, or use a float32 policy. "
                 f"Received: {name} with values up to "
-                f"{float(np.nanmax(np.abs(value.numpy()))):,.0f}."
+                f"{float(np.nanmax(np.abs(array))):,.0f}."
             )
     return cast
 
 
 def real_numbers(dtype, name, what="real numbers (floats or integers)"):
     """Raises `TypeError` unless `dtype` holds real numbers (not bool)."""
-    dtype = tf.as_dtype(dtype)
-    if dtype == tf.bool or not (dtype.is_floating or dtype.is_integer):
-        raise TypeError(
-            f"`{name}` must hold {what}. Received: {name}.dtype={dtype.name}."
-        )
+    dtype = dtype_name(dtype)
+    if dtype == "bool" or not (is_floating(dtype) or is_integer(dtype)):
+        raise TypeError(f"`{name}` must hold {what}. Received: {name}.dtype={dtype}.")
 
 
 def seed_features(value, input_shape):
@@ -297,10 +332,10 @@ def seed_mask(value, seed):
     if value is None:
         return None
     value = as_tensor(value, "seed_mask")
-    if value.dtype != tf.bool:
+    if dtype_name(value.dtype) != "bool":
         raise TypeError(
             "`seed_mask` must be boolean, True where a seed step is real. "
-            f"Received: seed_mask.dtype={value.dtype.name}."
+            f"Received: seed_mask.dtype={dtype_name(value.dtype)}."
         )
     if tuple(value.shape) != tuple(seed.shape[:2]):
         raise ValueError(
@@ -308,8 +343,8 @@ def seed_mask(value, seed):
             f"{tuple(seed.shape[:2])}, the seed's first two axes. "
             f"Received: seed_mask.shape={tuple(value.shape)}."
         )
-    if tf.executing_eagerly():
-        empty = np.flatnonzero(~np.any(value.numpy(), axis=1))
+    if _backend.concrete(value):
+        empty = np.flatnonzero(~np.any(ops.convert_to_numpy(value), axis=1))
         if empty.size:
             raise ValueError(
                 "Every row of `seed_mask` needs at least one valid (True) step "
@@ -323,7 +358,8 @@ def initial_state(value, specs, batch_size):
 
     Args:
         value: the argument: None or a flat list of state tensors.
-        specs: `tf.TensorSpec`s of the flat state, batch size unknown.
+        specs: specs of the flat state (with `shape` and `dtype`), batch size
+            unknown.
         batch_size: the seed's batch size.
     """
     if value is None:
@@ -337,7 +373,7 @@ def initial_state(value, specs, batch_size):
             f"{expected} for this cell and batch, as `generate(..., "
             f"return_state=True)` returns. Received shapes: {received}."
         )
-    return [tf.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
+    return [ops.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
 
 
 def end_token(value, token_model, vocab_size):
@@ -357,7 +393,7 @@ def end_token(value, token_model, vocab_size):
         integer=True,
         valid=lambda v: 0 <= v < vocab_size,
     )
-    return tf.constant(value, tf.int32)
+    return _backend.constant(value, "int32")
 
 
 def jit_compile(value):
@@ -438,7 +474,7 @@ def generate_covariates(
     if value is None:
         return None
     value = as_tensor(value, "covariates")
-    if value.shape.rank != 3:
+    if _rank(value) != 3:
         raise ValueError(
             "`covariates` must have shape (batch, seed_time + steps - 1, "
             f"num_covariates). Received: covariates.shape={tuple(value.shape)}."
@@ -455,7 +491,7 @@ def generate_covariates(
             f"`covariates` must have the {num_covariates} covariates the layer "
             f"was built with. Received: covariates.shape={tuple(value.shape)}."
         )
-    if tf.executing_eagerly() and seed_time is not None:
+    if _backend.concrete(steps) and seed_time is not None:
         length = seed_time + int(steps) - 1
         if value.shape[1] != length:
             raise ValueError(
@@ -523,7 +559,7 @@ def num_samples(value, deterministic):
         "a positive integer up to 2**31 - 1 (a Python or NumPy int, or a scalar "
         "integer tensor)"
     )
-    return _integer_tensor(value, "num_samples", expected, 1, INT32_MAX, tf.int32)
+    return _integer_tensor(value, "num_samples", expected, 1, INT32_MAX, "int32")
 
 
 def _first_position(bad):
@@ -552,14 +588,14 @@ def finite(value, name, seed_mask=None):
         name: the argument's name, for the message.
         seed_mask: None, or a boolean `(batch, seed_time)` tensor.
     """
-    if not tf.executing_eagerly() or not value.dtype.is_floating:
+    if not _backend.concrete(value) or not is_floating(value.dtype):
         return
-    array = value.numpy()
+    array = ops.convert_to_numpy(value)
     finite = np.isfinite(array)
     if finite.all():  # the usual case: nothing to locate
         return
     bad = ~finite
-    if value.shape.rank >= 2:
+    if array.ndim >= 2:
         bad &= _valid_steps(seed_mask, array.shape).reshape(
             array.shape[:2] + (1,) * (array.ndim - 2)
         )
@@ -580,11 +616,11 @@ def token_ids(value, name, vocab_size):
     Eager calls raise `ValueError` naming the first bad position. In a graph
     (a `tf.function`, an export endpoint), an assertion outside the compiled
     loop checks them: under XLA an embedding lookup would clip an id out of
-    range silently.
+    range silently. Under `jax.jit` nothing checks them.
     """
     expected = f"token ids in [0, {vocab_size}), the vocabulary"
-    if tf.executing_eagerly():
-        array = value.numpy()
+    if _backend.concrete(value):
+        array = ops.convert_to_numpy(value)
         bad = (array < 0) | (array >= vocab_size)
         if bad.any():
             row, step = _first_position(bad)
@@ -594,13 +630,14 @@ def token_ids(value, name, vocab_size):
                 "step)."
             )
         return value
-    check = tf.debugging.Assert(
-        tf.logical_and(tf.reduce_all(value >= 0), tf.reduce_all(value < vocab_size)),
-        [f"`{name}` must hold {expected}. Received out-of-range ids in {name}."],
-        name=f"check_{name}",
-    )
-    with tf.control_dependencies([check]):
-        return tf.identity(value)
+
+    def check():
+        within = ops.logical_and(ops.all(value >= 0), ops.all(value < vocab_size))
+        return within, [
+            f"`{name}` must hold {expected}. Received out-of-range ids in {name}."
+        ]
+
+    return _backend.checked(value, check, f"check_{name}")
 
 
 def padding_rows(seed, seed_mask):
@@ -609,11 +646,11 @@ def padding_rows(seed, seed_mask):
     Such a row has no step to continue from, as a `seed_mask` row without a
     True does not. Eager calls only.
     """
-    if not tf.executing_eagerly():
+    if not _backend.concrete(seed):
         return
-    valid = seed.numpy() != 0
+    valid = ops.convert_to_numpy(seed) != 0
     if seed_mask is not None:
-        valid &= seed_mask.numpy()
+        valid &= ops.convert_to_numpy(seed_mask)
     empty = np.flatnonzero(~valid.any(axis=1))
     if empty.size:
         raise ValueError(
@@ -649,7 +686,7 @@ def generation_bytes(limit, *, rows, steps, element_bytes, row_bytes):
         element_bytes: bytes of one generated element of one row.
         row_bytes: bytes that each row holds besides its outputs.
     """
-    if limit is None or not tf.executing_eagerly():
+    if limit is None or not _backend.concrete(steps):
         return
     steps = int(steps)
     needed = rows * (3 * steps * element_bytes + row_bytes)

@@ -2,8 +2,8 @@
 
 `keras.random.gamma` and TensorFlow's stateless gamma and Poisson ops do not
 compile for XLA on a CPU, so every draw here is built from uniform or normal
-draws of TensorFlow's stateless Philox generator, keyed once per call from a
-Keras seed (`philox_key`):
+draws of a stateless generator (TensorFlow's Philox, JAX's default: see
+`_backend`), keyed once per call from a Keras seed (`philox_key`):
 
 - `box_muller`: standard normals from pairs of uniforms;
 - `standard_gamma`: Marsaglia and Tsang (2000) with a fixed number of tries;
@@ -22,10 +22,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from selffeed_keras import _checks
+from selffeed_keras import _backend, _checks
 
 # Tries of the rejection samplers, fixed so that they compile as plain tensor
 # ops. Acceptance rates per try, measured with numpy over 2e6 tries: at least
@@ -45,10 +44,11 @@ _LOG_FACTORIALS = np.array(
 
 
 def philox_key(seed):
-    """The key of TensorFlow's stateless Philox generator, drawn from `seed`.
+    """The key of the stateless generator of `_backend`, drawn from `seed`.
 
     `keras.random` draws the key (two numbers), consuming `seed` once as it
-    always does; the bulk draws then use Philox. Under XLA on a CPU,
+    always does; the bulk draws then use the backend's stateless generator,
+    on TensorFlow Philox. Under XLA on a CPU,
     TensorFlow's default algorithm (ThreeFry, what `keras.random` gets) with
     a key read from a `SeedGenerator` took 522 ms for 500,000 uniforms,
     Philox 2.7 ms (2-core Xeon, shared and loaded). XLA's Philox does not
@@ -62,7 +62,7 @@ def philox_key(seed):
 def uniforms(count, shape, seed):
     """`count` independent uniform arrays in [0, 1), stacked: one draw."""
     key = philox_key(seed)
-    return tf.random.stateless_uniform((count, *shape), seed=key, alg="philox")
+    return _backend.uniform((count, *shape), key)
 
 
 def box_muller(u1, u2):
@@ -119,7 +119,7 @@ def poisson_log_pmf(k, rate):
     for lgamma turns it into `-rate h((k - rate) / rate) - log(2 pi k) / 2 -
     correction(k)` with `h(d) = (1 + d) log1p(d) - d`, which does not.
     """
-    direct = k * ops.log(rate) - rate - tf.math.lgamma(k + 1.0)
+    direct = k * ops.log(rate) - rate - _backend.lgamma(k + 1.0)
     large_k = ops.maximum(k, 10.0)
     d = (large_k - rate) / rate
     h = (1.0 + d) * ops.log1p(d) - d
@@ -173,10 +173,10 @@ def negative_binomial_log_pmf(y, mean, total_count):
         - a
         + _stirling_correction(x + a)
         - _stirling_correction(x),
-        tf.math.lgamma(y + r) - tf.math.lgamma(y + 1.0),
+        _backend.lgamma(y + r) - _backend.lgamma(y + 1.0),
     )
     textbook = (
-        rising - tf.math.lgamma(r) - r * ops.log1p(mean / r) - y * ops.log1p(r / mean)
+        rising - _backend.lgamma(r) - r * ops.log1p(mean / r) - y * ops.log1p(r / mean)
     )
     return ops.where(near_poisson, by_poisson, textbook)
 

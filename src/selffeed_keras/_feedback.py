@@ -17,7 +17,36 @@ import warnings
 import keras
 from keras import ops, tree
 
-from selffeed_keras import _keras_private, schedules
+from selffeed_keras import _backend, _keras_private, schedules
+
+# The seed generator's state carried through the loop as RNN state: each of
+# its two numbers as four bytes, floats from 0 to 255, which every float dtype
+# (float16 and bfloat16 too) holds exactly, since Keras' RNN casts its states
+# to the compute dtype.
+_SEED_BYTES = 4
+_SEED_STATE_SIZE = 2 * _SEED_BYTES
+
+
+def _powers(dtype):
+    return ops.cast(256 ** ops.arange(_SEED_BYTES), dtype)
+
+
+def seed_state_to_floats(state, batch_size, dtype):
+    """The `(2,)` seed state as `(batch_size, 8)` floats of `dtype`."""
+    powers = _powers(state.dtype)
+    digits = (state[:, None] // powers) % ops.cast(256, state.dtype)
+    row = ops.reshape(ops.cast(digits, dtype), (1, _SEED_STATE_SIZE))
+    return ops.broadcast_to(row, (batch_size, _SEED_STATE_SIZE))
+
+
+def seed_state_from_floats(floats, dtype):
+    """The seed state of `dtype` that `seed_state_to_floats` wrote.
+
+    Keras' RNN keeps a masked row's state as it was, so rows may lag: the
+    furthest row holds the state in use.
+    """
+    digits = ops.reshape(ops.cast(floats, dtype), (-1, 2, _SEED_BYTES))
+    return ops.max(ops.sum(digits * _powers(dtype), axis=-1), axis=0)
 
 
 class Switch:
@@ -90,6 +119,13 @@ class FeedbackCell(keras.layers.Layer):
     input. The state is the wrapped cell's flat state, then the step's
     history (flattened, with lags: whatever was fed, as each step's coin
     chose), then the previous head output.
+
+    Where Keras runs the loop as a traced function that must not assign a
+    variable inside it (JAX's `lax.scan`), the seed generator's state travels
+    as one more state (see `seed_state_to_floats`), and the step draws inside
+    a `keras.StatelessScope` that maps the generator's state to it; the
+    caller assigns the final state to the generator. Elsewhere the step
+    draws from the generator directly.
     """
 
     def __init__(
@@ -105,11 +141,15 @@ class FeedbackCell(keras.layers.Layer):
         sizes = [int(s.shape[-1]) for s in tree.flatten(step.state_template)]
         self._num_cell_states = len(sizes)
         history = list(step.history.cell_state_sizes)
-        self.state_size = [*sizes, *history, output_size]
+        self._carry_seed = _backend.SEED_IN_LOOP_STATE
+        seed = [_SEED_STATE_SIZE] if self._carry_seed else []
+        self.state_size = [*sizes, *history, output_size, *seed]
         self.output_size = output_size
         self.built = True
 
     def call(self, inputs, states, training=False):
+        seed_floats = states[-1] if self._carry_seed else None
+        states = states[:-1] if self._carry_seed else states
         *states, previous = states
         cell_state = states[: self._num_cell_states]
         history = states[self._num_cell_states :]
@@ -121,14 +161,27 @@ class FeedbackCell(keras.layers.Layer):
         use_own = inputs[:, -1:]
         if self._stop_gradient:
             previous = ops.stop_gradient(previous)
-        fed = self._step.feed(previous, self._seed_generator, scale)
+        if self._carry_seed:
+            fed, seed_floats = self._feed_carrying_seed(previous, scale, seed_floats)
+        else:
+            fed = self._step.feed(previous, self._seed_generator, scale)
         fed = self._step.encode(fed, scale=scale, training=training)
         x = ops.where(use_own > 0.5, ops.cast(fed, true_input.dtype), true_input)
         x, history = self._step.history.shift(x, history)
         x = self._step.join(x, covariates if covariates.shape[-1] else None)
         prediction, new_state = self._step.advance(x, cell_state, training)
         prediction = ops.cast(prediction, previous.dtype)
-        return prediction, [*new_state, *history, prediction]
+        seed = [] if seed_floats is None else [seed_floats]
+        return prediction, [*new_state, *history, prediction, *seed]
+
+    def _feed_carrying_seed(self, previous, scale, seed_floats):
+        variable = self._seed_generator.state
+        seed_state = seed_state_from_floats(seed_floats, variable.dtype)
+        with _keras_private.stateless_scope(variable, seed_state) as scope:
+            fed = self._step.feed(previous, self._seed_generator, scale)
+        seed_state = scope.get_current_value(variable)
+        batch_size = ops.shape(seed_floats)[0]
+        return fed, seed_state_to_floats(seed_state, batch_size, seed_floats.dtype)
 
 
 def run_with_feedback(
@@ -182,13 +235,21 @@ def run_with_feedback(
     )
     _keras_private.config_dropout_masks(rnn, rnn.cell, first_input, initial_state)
     history_states = step.history.cell_states(history)
+    seed = []
+    if _backend.SEED_IN_LOOP_STATE:
+        state = seed_generator.state.value
+        seed = [seed_state_to_floats(state, batch_size, previous.dtype)]
     outputs, *state = feedback_rnn(
         inputs,
-        initial_state=[*flat_state, *history_states, previous],
+        initial_state=[*flat_state, *history_states, previous, *seed],
         mask=mask,
         training=training,
     )
     _keras_private.reset_dropout_masks(rnn, rnn.cell)
+    if _backend.SEED_IN_LOOP_STATE:
+        *state, seed_floats = state
+        dtype = seed_generator.state.dtype
+        seed_generator.state.assign(seed_state_from_floats(seed_floats, dtype))
     num_cell_states = len(flat_state)
     history = step.history.from_cell_states(state[num_cell_states:-1])
     return outputs, state[:num_cell_states], history

@@ -9,12 +9,18 @@ missing attribute, and nothing else.
 `PRIVATE_API` lists every private attribute used, here and in the tests.
 """
 
+import keras
+from keras.src.backend.common import stateless_scope as _stateless_scope
+
 # (owner, attribute): every private Keras attribute this package relies on.
 # `tests/keras_harness.py` uses the last one, Keras' layer test harness.
 PRIVATE_API = (
     ("keras.layers.RNN", "_maybe_config_dropout_masks"),
     ("keras.layers.RNN", "_maybe_reset_dropout_masks"),
     ("keras.layers.Layer", "_flatten_layers"),
+    ("keras.src.backend.common.stateless_scope", "get_stateless_scope"),
+    # An instance attribute, tested in tests/test_keras_private.py.
+    ("keras.StatelessScope", "state_mapping"),
     ("keras.src.testing.TestCase", "run_layer_test"),
 )
 
@@ -64,3 +70,23 @@ def flatten_layers(model):
         A list of layers.
     """
     return model._flatten_layers(include_self=False)
+
+
+def stateless_scope(variable, value):
+    """A `keras.StatelessScope` in which `variable` reads `value`.
+
+    Every other variable reads what it reads in the enclosing stateless
+    scope (a JAX training step runs in one), not its stored value: a new
+    scope does not look into the one around it, so its mapping starts from
+    the enclosing scope's. An assignment inside the scope is kept there:
+    read it back with `scope.get_current_value(variable)`.
+
+    Args:
+        variable: a `keras.Variable`, such as a seed generator's state.
+        value: the tensor it reads in the scope.
+    """
+    outer = _stateless_scope.get_stateless_scope()
+    scope = keras.StatelessScope([(variable, value)])
+    if outer is not None:
+        scope.state_mapping = {**outer.state_mapping, **scope.state_mapping}
+    return scope

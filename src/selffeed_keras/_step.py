@@ -9,7 +9,6 @@ models. The step knows no layer, so that training and generation, which
 both use it, depend on it and not on each other.
 """
 
-import tensorflow as tf
 from keras import ops, tree
 
 from selffeed_keras import _lags
@@ -184,7 +183,7 @@ class Step:
         if scale is not None:
             value = ops.cast(ops.cast(value, "float32") / scale, self.compute_dtype)
         if self.encoder is not None:
-            value = tf.identity(self.encoder(value, training=training))
+            value = ops.copy(self.encoder(value, training=training))
         return self.join(value, covariates)
 
     def read(self, value, covariates, scale, history, valid=None):

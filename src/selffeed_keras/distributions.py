@@ -12,9 +12,10 @@ Parameters are stacked on the last axis: `params[..., i]` is the parameter
 named `parameter_names[i]`. All math runs in float32 whatever the dtype that
 comes in. Randomness comes from the `seed` passed in: an int, or a
 `keras.random.SeedGenerator`, as `keras.random` takes it; each call of
-`sample` draws from the seed once, a key for TensorFlow's stateless Philox
-generator, which is fast under XLA (Keras' default algorithm is not, on a
-CPU).
+`sample` draws from the seed once, a key for a stateless generator that is
+fast under XLA: TensorFlow's Philox (Keras' default algorithm is not fast on
+a CPU), JAX's default generator. The same seed draws other numbers on each
+backend.
 
 Sampling compiles under XLA, on CPU as well: `keras.random.gamma` and
 TensorFlow's stateless gamma and Poisson ops do not, so every draw is built
@@ -37,10 +38,9 @@ Subclass `Distribution` to write your own; register it with
 import math
 
 import keras
-import tensorflow as tf
 from keras import ops
 
-from selffeed_keras import _draws
+from selffeed_keras import _backend, _draws
 from selffeed_keras._config import Configurable, resolve
 
 __all__ = [
@@ -99,7 +99,7 @@ class Distribution(Configurable):
         ...     def mean(self, params):
         ...         return params[..., 0]
         >>> laplace = Laplace()
-        >>> laplace.mean(laplace.constrain(np.array([[2.0, 0.0]]))).numpy()
+        >>> np.asarray(laplace.mean(laplace.constrain(np.array([[2.0, 0.0]]))))
         array([2.], dtype=float32)
     """
 
@@ -211,9 +211,9 @@ class Normal(Distribution):
     Examples:
         >>> normal = selffeed_keras.distributions.Normal()
         >>> params = normal.constrain(np.array([[1.0, 0.0]]))
-        >>> params.numpy().round(4)
+        >>> np.asarray(params).round(4)
         array([[1.    , 0.6931]], dtype=float32)
-        >>> normal.log_prob(params, np.array([1.0])).numpy().round(4)
+        >>> np.asarray(normal.log_prob(params, np.array([1.0]))).round(4)
         array([-0.5524], dtype=float32)
         >>> normal.sample(params, seed=0).shape
         TensorShape([1])
@@ -240,7 +240,7 @@ class Normal(Distribution):
         """
         loc, scale = self._unstack(params)
         key = _draws.philox_key(seed)
-        z = tf.random.stateless_normal(ops.shape(loc), seed=key, alg="philox")
+        z = _backend.normal(ops.shape(loc), key)
         return loc + scale * z
 
     def mean(self, params):
@@ -280,10 +280,10 @@ class LogNormal(Distribution):
     Examples:
         >>> log_normal = selffeed_keras.distributions.LogNormal()
         >>> params = np.array([[0.0, 0.5]], "float32")  # median 1
-        >>> log_normal.log_prob(params, np.array([1.0])).numpy().round(4)
+        >>> np.asarray(log_normal.log_prob(params, np.array([1.0]))).round(4)
         array([-0.2258], dtype=float32)
         >>> draws = log_normal.sample(np.tile(params, (1000, 1)), seed=0)
-        >>> bool(np.all(draws.numpy() > 0))
+        >>> bool(np.all(np.asarray(draws) > 0))
         True
     """
 
@@ -316,7 +316,7 @@ class LogNormal(Distribution):
         """Returns `exp(loc + scale * z)`, `z` standard normal, exponent clipped."""
         loc, scale = self._unstack(params)
         key = _draws.philox_key(seed)
-        z = tf.random.stateless_normal(ops.shape(loc), seed=key, alg="philox")
+        z = _backend.normal(ops.shape(loc), key)
         return ops.exp(ops.clip(loc + scale * z, _MIN_LOG, _MAX_LOG))
 
     def mean(self, params):
@@ -351,9 +351,9 @@ class StudentT(Distribution):
     Examples:
         >>> student_t = selffeed_keras.distributions.StudentT()
         >>> params = student_t.constrain(np.array([[0.0, 1.0, 0.0]]))
-        >>> params.numpy().round(4)
+        >>> np.asarray(params).round(4)
         array([[2.6931, 1.    , 0.6931]], dtype=float32)
-        >>> student_t.mean(params).numpy()
+        >>> np.asarray(student_t.mean(params))
         array([1.], dtype=float32)
     """
 
@@ -371,8 +371,8 @@ class StudentT(Distribution):
         z = (ops.cast(y, "float32") - loc) / scale
         half = 0.5 * (df + 1.0)
         return (
-            tf.math.lgamma(half)
-            - tf.math.lgamma(0.5 * df)
+            _backend.lgamma(half)
+            - _backend.lgamma(0.5 * df)
             - 0.5 * ops.log(math.pi * df)
             - ops.log(scale)
             - half * ops.log1p(ops.square(z) / df)
@@ -419,6 +419,8 @@ class NegativeBinomial(Distribution):
     TensorFlow's assertions, so under `jit_compile=True` (Keras' default for
     `model.fit` on a GPU) a negative target gives a NaN loss, nothing else:
     check the data first, or stop on it with `keras.callbacks.TerminateOnNaN`.
+    On JAX and torch an eager call raises `ValueError` instead; a call traced
+    by `jax.jit` (`model.fit` on JAX) gives the NaN only.
     Masked positions count too: pad count series with 0, not -1.
     Non-integer targets are not rejected: they get the continuous extension
     through `lgamma`, which is not a probability.
@@ -444,10 +446,10 @@ class NegativeBinomial(Distribution):
     Examples:
         >>> negative_binomial = selffeed_keras.distributions.NegativeBinomial()
         >>> params = np.array([[3.0, 2.0]], "float32")  # mean 3, total_count 2
-        >>> negative_binomial.log_prob(params, np.array([0.0])).numpy().round(4)
+        >>> np.asarray(negative_binomial.log_prob(params, np.array([0.0]))).round(4)
         array([-1.8326], dtype=float32)
         >>> draws = negative_binomial.sample(np.tile(params, (1000, 1)), seed=0)
-        >>> bool(np.all(draws.numpy() == np.round(draws.numpy())))
+        >>> bool(np.all(np.asarray(draws) == np.round(np.asarray(draws))))
         True
     """
 
@@ -463,17 +465,15 @@ class NegativeBinomial(Distribution):
         """Returns the negative binomial log-probability of the counts `y`."""
         mean, total_count = self._unstack(params)
         y = ops.cast(y, "float32")
-        check = tf.debugging.assert_non_negative(
+        y = _backend.assert_non_negative(
             y,
-            message=(
+            (
                 "NegativeBinomial: the targets `y` must be non-negative counts, "
                 "but a target is negative. Check the data (and pad masked "
                 "positions with 0, not -1), or use a `Normal` or `StudentT` "
                 "distribution for real values."
             ),
         )
-        with tf.control_dependencies([check]):
-            y = tf.identity(y)
         log_prob = _draws.negative_binomial_log_pmf(y, mean, total_count)
         return ops.where(y < 0.0, math.nan, log_prob)
 

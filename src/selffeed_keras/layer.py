@@ -653,7 +653,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             ...     encoder=keras.layers.Embedding(5, 3, mask_zero=True),
             ...     sampler="greedy",
             ... )
-            >>> layer.compute_mask(np.array([[3, 1, 0]])).numpy().tolist()
+            >>> np.asarray(layer.compute_mask(np.array([[3, 1, 0]]))).tolist()
             [[True, True, False]]
         """
         mask = _step.input_mask(self.encoder, inputs, mask)

@@ -1,0 +1,57 @@
+"""The JAX side of `selffeed_keras._backend`."""
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+# The dtype of a `keras.random.SeedGenerator` state on this backend.
+SEED_DTYPE = "uint32"
+# Whether a random draw inside Keras' RNN loop carries the seed generator's
+# state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
+SEED_IN_LOOP_STATE = True
+
+
+def is_tensor(value):
+    return isinstance(value, (jax.Array, keras.Variable))
+
+
+def concrete(value=None):
+    if isinstance(value, keras.Variable):
+        value = value.value
+    return not isinstance(value, jax.core.Tracer)
+
+
+def constant(value, dtype=None):
+    if isinstance(value, keras.Variable):
+        value = value.value
+    return jnp.asarray(value, dtype)
+
+
+def checked(value, check, name):
+    # Assertions do not run inside `jax.jit`; concrete values were checked in
+    # Python before this is reached.
+    del check, name
+    return value
+
+
+def assert_non_negative(value, message):
+    if concrete(value) and np.any(np.asarray(value) < 0):
+        raise ValueError(message)
+    return value
+
+
+def lgamma(x):
+    return jax.lax.lgamma(jnp.asarray(x, "float32"))
+
+
+def _key(key):
+    return jnp.asarray(key).astype("uint32")
+
+
+def uniform(shape, key):
+    return jax.random.uniform(_key(key), tuple(shape), "float32")
+
+
+def normal(shape, key):
+    return jax.random.normal(_key(key), tuple(shape), "float32")

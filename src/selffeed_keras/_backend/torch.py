@@ -1,0 +1,58 @@
+"""The PyTorch side of `selffeed_keras._backend`: eager, no traced checks."""
+
+import keras
+import numpy as np
+import torch
+
+# The dtype of a `keras.random.SeedGenerator` state on this backend.
+SEED_DTYPE = "int32"
+# Whether a random draw inside Keras' RNN loop carries the seed generator's
+# state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
+SEED_IN_LOOP_STATE = False
+
+
+def is_tensor(value):
+    return isinstance(value, (torch.Tensor, keras.Variable))
+
+
+def concrete(value=None):
+    del value
+    return not torch.compiler.is_compiling()
+
+
+def constant(value, dtype=None):
+    if isinstance(value, keras.Variable):
+        value = value.value
+    return keras.ops.convert_to_tensor(value, dtype)
+
+
+def checked(value, check, name):
+    del check, name  # torch runs eagerly: values were checked in Python.
+    return value
+
+
+def assert_non_negative(value, message):
+    if concrete() and bool(torch.any(torch.as_tensor(value) < 0)):
+        raise ValueError(message)
+    return value
+
+
+def lgamma(x):
+    return torch.lgamma(torch.as_tensor(x, dtype=torch.float32))
+
+
+def _generator(key):
+    key = np.asarray(keras.ops.convert_to_numpy(key), "int64")
+    generator = torch.Generator()
+    generator.manual_seed(int(key[0]) * 2**31 + int(key[1]))
+    return generator
+
+
+def uniform(shape, key):
+    draws = torch.rand(tuple(shape), generator=_generator(key), dtype=torch.float32)
+    return keras.ops.convert_to_tensor(draws)  # on Keras' device
+
+
+def normal(shape, key):
+    draws = torch.randn(tuple(shape), generator=_generator(key), dtype=torch.float32)
+    return keras.ops.convert_to_tensor(draws)

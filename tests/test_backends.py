@@ -1,0 +1,154 @@
+"""The package on every Keras backend: imports, the seed state in training loops.
+
+The other tests run on TensorFlow (`make test`) and on JAX (`make test-jax`);
+those here check what differs between backends.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from cells import sine_seed
+
+from selffeed_keras import SelfFeedingRNN, _backend, _feedback
+
+BACKEND = keras.backend.backend()
+
+
+def _run(script, backend, timeout=300, env=None):
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "KERAS_BACKEND": backend, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.skipif(
+    BACKEND == "tensorflow",
+    reason="started from `make test-jax`, so that `make test` stays as fast",
+)
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_imports_without_tensorflow(backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    script = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = None  # any import of it fails\n"
+        "import keras, selffeed_keras\n"
+        f"assert keras.backend.backend() == {backend!r}\n"
+        "print('imported', selffeed_keras.__version__)\n"
+    )
+    result = _run(script, backend)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "imported" in result.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_seed_state_survives_the_float_states_of_an_rnn(dtype):
+    state = keras.ops.convert_to_tensor(
+        np.array([4_294_967_295, 123_456_789]), _backend.SEED_DTYPE
+    )
+    if _backend.SEED_DTYPE == "int32":  # torch: a signed state
+        state = keras.ops.convert_to_tensor(np.array([2**31 - 1, 12345]), "int32")
+    floats = _feedback.seed_state_to_floats(state, 3, dtype)
+    assert tuple(floats.shape) == (3, 8)
+    decoded = _feedback.seed_state_from_floats(floats, _backend.SEED_DTYPE)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(decoded), keras.ops.convert_to_numpy(state)
+    )
+
+
+def test_seed_state_of_a_masked_row_lags_and_the_furthest_row_is_read():
+    dtype = _backend.SEED_DTYPE
+    ahead = keras.ops.convert_to_tensor(np.array([7, 300]), dtype)
+    behind = keras.ops.convert_to_tensor(np.array([7, 299]), dtype)
+    floats = keras.ops.concatenate(
+        [
+            _feedback.seed_state_to_floats(behind, 1, "float32"),
+            _feedback.seed_state_to_floats(ahead, 2, "float32"),
+        ]
+    )
+    decoded = _feedback.seed_state_from_floats(floats, dtype)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(decoded), [7, 300])
+
+
+def test_training_on_own_draws_advances_the_generator_once_per_draw():
+    # Every step draws once (the fed-back sample) after one draw of coins,
+    # whether the loop assigns the generator in place (TensorFlow) or
+    # carries its state through the loop (JAX). TensorFlow's RNN runs the
+    # first step once more, outside its loop, to learn the output's shape.
+    layer = SelfFeedingRNN(
+        keras.layers.LSTMCell(8),
+        distribution="normal",
+        sampling_probability=1.0,
+        random_seed=3,
+    )
+    x = sine_seed(batch=2, time=6)
+    layer(x)  # builds
+    state = keras.ops.convert_to_numpy(layer.seed_generator.state.value)
+    first = keras.ops.convert_to_numpy(layer(x, training=True))
+    after = keras.ops.convert_to_numpy(layer.seed_generator.state.value)
+    extra = 1 if BACKEND == "tensorflow" else 0
+    assert after[0] == state[0] and after[1] == state[1] + 1 + 6 + extra
+    # The next call draws other values.
+    second = keras.ops.convert_to_numpy(layer(x, training=True))
+    np.testing.assert_array_equal(first[:, 0], second[:, 0])  # reads the truth
+    assert not np.allclose(first[:, 1:], second[:, 1:])
+
+
+DATA_PARALLEL = """
+import json
+import jax
+import keras
+import numpy as np
+from selffeed_keras import SelfFeedingRNN
+
+assert len(jax.devices()) == 2, jax.devices()
+series = np.sin(0.3 * np.arange(400, dtype="float32"))
+windows = np.lib.stride_tricks.sliding_window_view(series, 17)[::3, :, None]
+x, y = windows[:64, :-1], windows[:64, 1:]
+
+
+def train(distribution):
+    keras.distribution.set_distribution(distribution)
+    keras.utils.set_random_seed(0)
+    layer = SelfFeedingRNN(
+        keras.layers.LSTMCell(8), head=keras.layers.Dense(1), sampling_probability=0.3
+    )
+    model = keras.Sequential([keras.Input((16, 1)), layer])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    weights = [keras.ops.convert_to_numpy(w) for w in model.weights]
+    return history.history["loss"], weights
+
+
+loss_one, weights_one = train(None)
+loss_two, weights_two = train(keras.distribution.DataParallel(devices=jax.devices()))
+difference = max(
+    float(np.max(np.abs(a - b))) for a, b in zip(weights_one, weights_two, strict=True)
+)
+print(json.dumps({"one": loss_one, "two": loss_two, "weights": difference}))
+"""
+
+
+@pytest.mark.skipif(
+    BACKEND != "jax", reason="keras.distribution runs on JAX: `make test-jax`"
+)
+def test_data_parallel_on_two_devices_matches_one_device():
+    # Scheduled sampling included: the coins and the fed-back values are
+    # drawn on the global batch, so both runs flip the same coins.
+    result = _run(
+        DATA_PARALLEL,
+        "jax",
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(losses["two"], losses["one"], rtol=1e-5)
+    assert losses["weights"] < 1e-5

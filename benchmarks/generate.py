@@ -26,7 +26,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+else:  # a `--backend-cases` run on JAX: TensorFlow stays out of the process
+    tf = None
 
 import selffeed_keras  # noqa: E402
 from selffeed_keras import SelfFeedingRNN  # noqa: E402
@@ -780,6 +784,119 @@ def bench_lags(quick):
     print("\n".join(verdicts) + "\n")
 
 
+# (units, batch, steps, target ratio of generate to the hand-written scan)
+BACKEND_CASES = [(32, 1, 100, 2.0), (32, 1, 10_000, 1.2), (256, 64, 1_000, 1.1)]
+BACKEND_SEED = 50
+
+
+def backend_cases(quick):
+    """Run with KERAS_BACKEND set: generate against a hand-written `lax.scan`.
+
+    Both read the same 50-step seed on the same weights and run free; they
+    are called in alternation (`side_by_side`), `generate`'s argument checks
+    included. Prints one line per case: units, batch, steps, the medians and
+    quartiles in ms, and the number of calls of each.
+    """
+    cases = [(8, 1, 20, 2.0)] if quick else BACKEND_CASES
+    for units, batch, steps, _ in cases:
+        layer = make_layer("sine", units)
+        seed = make_seed("sine", batch, BACKEND_SEED)
+        scan = jax_scan(layer)
+        np.testing.assert_allclose(
+            np.asarray(layer.generate(seed, steps)), scan(seed, steps), atol=1e-4
+        )
+        calls = {
+            "generate": lambda g=layer.generate, s=seed, n=steps: ready(g(s, n)),
+            "scan": lambda f=scan, s=seed, n=steps: f(s, n),
+        }
+        rounds = 5 if quick else max(20, min(200, int(2e4 / (units * steps))))
+        times = side_by_side_times(calls, budget_s=0.5 if quick else 20, rounds=rounds)
+        quartiles = {
+            name: np.percentile(np.asarray(t) * 1e3, [25, 50, 75])
+            for name, t in times.items()
+        }
+        values = [f"{q:.4f}" for name in calls for q in quartiles[name]]
+        print(units, batch, steps, *values, len(times["generate"]))
+
+
+def ready(outputs):
+    """`outputs` once computed: JAX dispatches asynchronously, TensorFlow not."""
+    wait = getattr(outputs, "block_until_ready", None)
+    return outputs if wait is None else wait()
+
+
+def side_by_side_times(calls, budget_s, rounds):
+    """Each call's times, in alternation: at least `rounds`, within `budget_s`."""
+    for call in calls.values():
+        call()
+    times = {name: [] for name in calls}
+    spent, done = 0.0, 0
+    while done < rounds or (spent < budget_s and done < 4 * rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            elapsed = time.perf_counter() - start
+            times[name].append(elapsed)
+            spent += elapsed
+        done += 1
+    return times
+
+
+def bench_backends(quick):
+    """JAX and TensorFlow generate against a jitted JAX scan, same weights."""
+    if jax is None:
+        print("JAX is not installed (`pip install -e '.[bench]'`): no JAX section.\n")
+        return
+    rows = []
+    for backend in ("jax", "tensorflow"):
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        command = [sys.executable, __file__, "--backend-cases"]
+        result = subprocess.run(
+            command + (["--quick"] if quick else []),
+            capture_output=True, text=True, check=True, env=env,
+        )  # fmt: skip
+        targets = {case[:3]: case[3] for case in BACKEND_CASES}
+        for line in result.stdout.strip().splitlines():
+            units, batch, steps, *q, calls = line.split()
+            key = (int(units), int(batch), int(steps))
+            ours, theirs = [float(x) for x in q[:3]], [float(x) for x in q[3:]]
+            ratio = ours[1] / theirs[1]
+            target = targets.get(key)
+            rows.append(
+                [
+                    backend,
+                    f"LSTMCell({units}), batch {batch}, {int(steps):,} steps",
+                    f"{ours[1]:.3f} ({ours[0]:.3f}–{ours[2]:.3f})",
+                    f"{theirs[1]:.3f} ({theirs[0]:.3f}–{theirs[2]:.3f})",
+                    f"{ratio:.2f}",
+                    "–" if target is None else met(ratio, target),
+                    calls,
+                ]
+            )
+    header = [
+        "backend",
+        "case (50-step seed)",
+        "generate, ms: median (quartiles)",
+        "JAX lax.scan, ms",
+        "ratio",
+        "target",
+        "calls each",
+    ]
+    print_table(header, rows)
+    rows = []
+    for backend in ("jax", "tensorflow"):
+        env = dict(os.environ, KERAS_BACKEND=backend)
+        for repeat in range(1 if quick else 3):
+            result = subprocess.run(
+                [sys.executable, __file__, "--first-call"],
+                capture_output=True, text=True, check=True, env=env,
+            )  # fmt: skip
+            build, call = (float(x) for x in result.stdout.split())
+            rows.append([backend, f"{repeat + 1}", f"{build:.2f}", f"{call:.2f}"])
+    header = ["backend", "fresh process", "layer built (s)", "first generate (s)"]
+    print_table(header, rows)
+
+
 def first_call():
     """Run in a fresh process: seconds of the first call, by part."""
     start = time.perf_counter()
@@ -830,6 +947,7 @@ SECTIONS = {
     "paths": ("Sample paths", bench_paths),
     "lags": ("Lags: (1,) against (1, 48, 336)", bench_lags),
     "tracing": ("Tracing and compiling: first call, then new lengths", bench_tracing),
+    "backends": ("JAX and TensorFlow against a jitted JAX scan", bench_backends),
     "memory": (
         "Long generation: peak memory (sine, LSTMCell(32), batch 1)",
         bench_memory,
@@ -842,6 +960,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a tiny configuration")
     parser.add_argument("--peak-memory", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--first-call", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--backend-cases", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--only",
         nargs="+",
@@ -854,6 +973,9 @@ def main():
         return
     if args.first_call:
         first_call()
+        return
+    if args.backend_cases:
+        backend_cases(args.quick)
         return
     print("# generate: per-step cost of free running\n")
     environment()

@@ -27,7 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def small_chunks(monkeypatch):
     # Chunks of 6 elements: 25 steps cross several chunk boundaries and end
     # on a partial chunk with an odd count, as long generations do.
-    monkeypatch.setattr(_loop, "_MAX_CHUNK", 6)
+    monkeypatch.setattr(_loop.tensorflow, "_MAX_CHUNK", 6)
 
 
 class NumpyCell(keras.layers.Layer):

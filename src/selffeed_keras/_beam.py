@@ -15,7 +15,7 @@ the first generated step all beams but the first of each row start at -inf,
 so that no hypothesis is kept twice.
 """
 
-import tensorflow as tf
+from keras import ops
 
 from selffeed_keras import _loop, _warm_up, samplers
 
@@ -70,12 +70,13 @@ def _ranking(scores, lengths, length_penalty):
     """What beams are sorted by: the score, divided by length ** penalty."""
     if length_penalty == 0:
         return scores
-    return scores / tf.cast(lengths, scores.dtype) ** length_penalty
+    return scores / ops.cast(lengths, scores.dtype) ** length_penalty
 
 
 def graph(
     step, sampler, seed, steps, initial_state=None, covariates=None,
     seed_mask=None, end_token=None, random_seed=None, *, zero_state, jit_compile,
+    capacity=None,
 ):  # fmt: skip
     """The beam search graph: a warm-up loop per row, then the search loop.
 
@@ -92,6 +93,8 @@ def graph(
         zero_state: callable `batch_size -> flat state`, the state to start
             from without `initial_state`.
         jit_compile: whether XLA compiles the loops' chunks.
+        capacity: None, or (on backends whose buffers have a fixed size) the
+            number of steps the sequences hold, at least `steps`.
 
     Returns:
         `(outputs, state)`: `outputs` the best sequence per row, `(batch,
@@ -101,7 +104,7 @@ def graph(
     """
     num_beams, penalty = sampler.num_beams, sampler.length_penalty
     vocab_size = step.output_size
-    batch_size, seed_time = tf.shape(seed)[0], tf.shape(seed)[1]
+    batch_size, seed_time = ops.shape(seed)[0], ops.shape(seed)[1]
     rows = batch_size * num_beams
     mask = step.input_mask(seed, seed_mask)
     covariates = _warm_up.covariates_time_major(covariates, seed_time, steps)
@@ -112,52 +115,53 @@ def graph(
 
     # The search: row b's beams at rows b * num_beams ... b * num_beams + k.
     def repeat(x, axis=0):
-        return tf.repeat(x, num_beams, axis=axis)
+        return ops.repeat(x, num_beams, axis=axis)
 
-    offsets = repeat(tf.range(batch_size) * num_beams)
+    offsets = repeat(ops.arange(batch_size) * num_beams)
 
     def search(beams, outputs):
         """One step: each beam's tokens scored, the best kept per row."""
-        log_probs = tf.nn.log_softmax(tf.cast(outputs, tf.float32), axis=-1)
+        log_probs = ops.log_softmax(ops.cast(outputs, "float32"), axis=-1)
         done = beams["done"]
         candidates = beams["scores"][:, None] + log_probs
         if end_token is not None:
             # A finished beam extends only by end_token, at no cost.
-            only_end = tf.where(
-                tf.range(vocab_size) == end_token,
+            only_end = ops.where(
+                ops.arange(vocab_size) == end_token,
                 beams["scores"][:, None],
                 -float("inf"),
             )
-            candidates = tf.where(done[:, None], only_end, candidates)
-        lengths = tf.where(done, beams["lengths"], beams["lengths"] + 1)
+            candidates = ops.where(done[:, None], only_end, candidates)
+        lengths = ops.where(done, beams["lengths"], beams["lengths"] + 1)
         ranking = _ranking(candidates, lengths[:, None], penalty)
-        ranking = tf.reshape(ranking, [batch_size, num_beams * vocab_size])
-        _, chosen = tf.math.top_k(ranking, k=num_beams)
-        chosen = tf.reshape(chosen, [rows])
+        ranking = ops.reshape(ranking, (batch_size, num_beams * vocab_size))
+        _, chosen = ops.top_k(ranking, k=num_beams)
+        chosen = ops.reshape(ops.cast(chosen, "int32"), (rows,))
         parent, token = chosen // vocab_size, chosen % vocab_size
         source = offsets + parent
         new = {
-            "scores": tf.gather(
-                tf.reshape(candidates, [rows * vocab_size]),
+            "scores": ops.take(
+                ops.reshape(candidates, (rows * vocab_size,)),
                 offsets * vocab_size + chosen,
+                axis=0,
             ),
-            "lengths": tf.gather(lengths, source),
-            "done": tf.gather(done, source),
-            "state": [tf.gather(s, source) for s in beams["state"]],
+            "lengths": ops.take(lengths, source, axis=0),
+            "done": ops.take(done, source, axis=0),
+            "state": [ops.take(s, source, axis=0) for s in beams["state"]],
             "history": step.history.gather(beams["history"], source),
             "token": token,
         }
         if end_token is not None:
-            new["done"] = tf.logical_or(new["done"], tf.equal(token, end_token))
+            new["done"] = ops.logical_or(new["done"], ops.equal(token, end_token))
         return {"token": token, "parent": parent}, new
 
     # All beams of a row start equal; all but the first at -inf, so that the
     # first step keeps num_beams different tokens.
-    first_beam = tf.tile(tf.range(num_beams) < 1, [batch_size])
+    first_beam = ops.tile(ops.arange(num_beams) < 1, [batch_size])
     beams = {
-        "scores": tf.where(first_beam, 0.0, -float("inf")),
-        "lengths": tf.zeros([rows], tf.int32),
-        "done": tf.zeros([rows], tf.bool),
+        "scores": ops.where(first_beam, 0.0, -float("inf")),
+        "lengths": ops.zeros((rows,), "int32"),
+        "done": ops.zeros((rows,), "bool"),
         "state": [repeat(s) for s in carry["state"]],
         "history": step.history.repeat(carry["history"], num_beams),
     }
@@ -175,35 +179,36 @@ def graph(
 
     stop = None
     if end_token is not None:
-        stop = lambda beams: tf.reduce_all(beams["done"])  # noqa: E731
+        stop = lambda beams: ops.all(beams["done"])  # noqa: E731
     history, beams, count = _loop.run(
         free_run, beams, steps - 1, free_inputs, emitted=first, stop=stop,
+        capacity=None if capacity is None else capacity - 1,
         jit_compile=jit_compile,
     )  # fmt: skip
     tokens, parents = (
-        tf.reshape(
-            tf.concat([first[name][None], history[name]], 0),
-            [-1, batch_size, num_beams],
+        ops.reshape(
+            ops.concatenate([first[name][None], history[name]], 0),
+            (-1, batch_size, num_beams),
         )
         for name in ("token", "parent")
     )
-    sequences = _trace_back(tokens, parents, jit_compile)  # (1 + count, ...)
+    # (1 + count, ...), or (capacity, ...) of which as many are valid.
+    sequences = _trace_back(tokens, parents, count + 1, capacity, jit_compile)
     if end_token is not None:
         # Every beam finished before the horizon: the rest is end_token.
-        padding = tf.fill([steps - 1 - count, batch_size, num_beams], end_token)
-        sequences = tf.concat([sequences, padding], 0)
-    sequences = tf.transpose(sequences, [1, 2, 0])
+        sequences = _loop.fill_after(sequences, count + 1, steps, end_token)
+    sequences = ops.transpose(sequences, [1, 2, 0])
     # top_k left the beams sorted best first at the last step.
-    scores = tf.reshape(beams["scores"], [batch_size, num_beams])
-    best = tf.range(batch_size) * num_beams
-    state = [tf.gather(s, best) for s in beams["state"]]
+    scores = ops.reshape(beams["scores"], (batch_size, num_beams))
+    best = ops.arange(batch_size) * num_beams
+    state = [ops.take(s, best, axis=0) for s in beams["state"]]
     state += step.history.state(step.history.gather(beams["history"], best))
     if sampler.return_all_beams:
         return (sequences, scores), state
     return sequences[:, 0], state
 
 
-def _trace_back(tokens, parents, jit_compile):
+def _trace_back(tokens, parents, count, capacity, jit_compile):
     """Follows each final beam back through its parents.
 
     The walk back runs in `_loop.run`'s chunks too, so that with XLA a new
@@ -213,20 +218,32 @@ def _trace_back(tokens, parents, jit_compile):
     Args:
         tokens: int32 `(time, batch, num_beams)`: the token each beam took.
         parents: int32, same shape: the beam of the step before it came from.
+        count: scalar int32, the steps taken: all of `time`, or (with a
+            `capacity`) its first `count` steps.
+        capacity: None, or the fixed length of `time`.
         jit_compile: whether XLA compiles the chunks.
 
     Returns:
-        int32 `(time, batch, num_beams)`: the sequence of each final beam.
+        int32, shaped like `tokens`: the sequence of each final beam, its
+        first `count` steps valid.
     """
-    shape = tf.shape(tokens)
-    beam = tf.broadcast_to(tf.range(shape[2]), shape[1:])
+    shape = ops.shape(tokens)
+    beam = ops.broadcast_to(ops.arange(shape[2], dtype="int32"), shape[1:])
+
+    def reverse(x):
+        if capacity is None:
+            return ops.flip(x, 0)
+        # The first `count` rows in reverse order (the rest: the first row).
+        backwards = ops.maximum(count - 1 - ops.arange(capacity, dtype="int32"), 0)
+        return ops.take(x, backwards, axis=0)
 
     def back(t, step, beam):
-        taken = tf.gather(step["token"], beam, batch_dims=1)
-        return taken, tf.gather(step["parent"], beam, batch_dims=1)
+        taken = ops.take_along_axis(step["token"], beam, axis=1)
+        return taken, ops.take_along_axis(step["parent"], beam, axis=1)
 
-    backwards = {"token": tf.reverse(tokens, [0]), "parent": tf.reverse(parents, [0])}
+    backwards = {"token": reverse(tokens), "parent": reverse(parents)}
     sequences, _, _ = _loop.run(
-        back, beam, shape[0], backwards, emitted=beam, jit_compile=jit_compile
-    )
-    return tf.reverse(sequences, [0])
+        back, beam, count, backwards, emitted=beam, capacity=capacity,
+        jit_compile=jit_compile,
+    )  # fmt: skip
+    return reverse(sequences)

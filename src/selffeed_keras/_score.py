@@ -6,17 +6,27 @@ seed's last valid step and after each continuation element but the last
 gives the log-probability of the next element: the softmax at temperature 1
 of token models, the distribution's `log_prob` of distribution models (with
 `scaling="mean"`, the scale comes from the seed, as in `generate`).
-The pass is traced once per layer and combination of optional arguments,
-with an input signature: a new length or batch reuses it.
+The pass is traced once per layer and combination of optional arguments by
+the backend's `_loop.function`: on TensorFlow with an input signature (a new
+length or batch reuses it), on JAX as a `jax.jit` program that takes the
+weights as arguments (a new shape compiles anew).
 """
 
-import functools
 import threading
 import weakref
 
-import tensorflow as tf
+import keras
+from keras import ops
 
-from selffeed_keras import _checks
+from selffeed_keras import _checks, _loop
+
+
+def _rank(value):
+    return len(value.shape)
+
+
+def _is_integer(dtype):
+    return keras.backend.standardize_dtype(dtype).startswith(("int", "uint"))
 
 
 def values(value, seed, dtype):
@@ -24,7 +34,7 @@ def values(value, seed, dtype):
     value = _checks.as_tensor(value, "continuation")
     expected = (seed.shape[0], None, *seed.shape[2:])
     if (
-        value.shape.rank != 3
+        _rank(value) != 3
         or value.shape[1] == 0
         or value.shape[0] != expected[0]
         or tuple(value.shape[2:]) != tuple(seed.shape[2:])
@@ -35,23 +45,24 @@ def values(value, seed, dtype):
             f"continuation.shape={tuple(value.shape)}."
         )
     _checks.real_numbers(value.dtype, "continuation", "real numbers, as the seed does")
-    return tf.cast(value, dtype)
+    return ops.cast(value, dtype)
 
 
 def continuation(value, seed):
     """Returns the continuation as int32 ids `(batch, steps)`, or raises."""
     value = _checks.as_tensor(value, "continuation")
-    if value.shape.rank != 2 or value.shape[1] == 0:
+    if _rank(value) != 2 or value.shape[1] == 0:
         raise ValueError(
             "`continuation` must be integer token ids of shape (batch, steps), "
             "with at least one step. Received: continuation.shape="
             f"{tuple(value.shape)}."
         )
-    if not value.dtype.is_integer:
+    if not _is_integer(value.dtype):
         raise TypeError(
             "`continuation` must hold integer token ids, as the seed does "
-            f"(seed.dtype={seed.dtype.name}). Received: "
-            f"continuation.dtype={value.dtype.name}."
+            f"(seed.dtype={keras.backend.standardize_dtype(seed.dtype)}). "
+            "Received: continuation.dtype="
+            f"{keras.backend.standardize_dtype(value.dtype)}."
         )
     if value.shape[0] != seed.shape[0]:
         raise ValueError(
@@ -59,7 +70,7 @@ def continuation(value, seed):
             f"{seed.shape[0]}. Received: continuation.shape={tuple(value.shape)} "
             f"with seed.shape={tuple(seed.shape)}."
         )
-    return tf.cast(value, tf.int32)
+    return ops.cast(value, "int32")
 
 
 def score(
@@ -83,7 +94,7 @@ def score(
     covariates = _checks.generate_covariates(
         covariates,
         seed,
-        tf.constant(steps),
+        steps,
         layer._num_covariates if layer.built else None,
         layer.built,
         layer.compute_dtype,
@@ -103,7 +114,7 @@ def score(
         _checks.finite(continuation_, "continuation")
     batch_size = seed.shape[0]
     template = layer._flat_template(batch_size)
-    specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in template]
+    specs = [keras.KerasTensor((None, *t.shape[1:]), t.dtype) for t in template]
     state = _checks.initial_state(initial_state, specs, batch_size)
     state = template if state is None else state
     end_token = _checks.end_token(end_token, tokens, layer._output_size)
@@ -131,22 +142,22 @@ def _function(layer, key):
 
 def _trace(layer, has_mask, has_end_token):
     if layer.is_token_model:
-        inputs = tf.TensorSpec((None, None), tf.int32)
+        inputs = keras.KerasTensor((None, None), "int32")
     else:
-        inputs = tf.TensorSpec((None, *layer._input_shape[1:]), layer.input_dtype)
+        inputs = keras.KerasTensor((None, *layer._input_shape[1:]), layer.input_dtype)
     state_specs = [
-        tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
+        keras.KerasTensor((None,) + tuple(s.shape[1:]), s.dtype)
         for s in layer._flat_template(1)
     ]
     signature = [inputs, inputs, state_specs]
     if layer._num_covariates is not None:
         signature.append(
-            tf.TensorSpec((None, None, layer._num_covariates), layer.compute_dtype)
+            keras.KerasTensor((None, None, layer._num_covariates), layer.compute_dtype)
         )
     if has_mask:
-        signature.append(tf.TensorSpec((None, None), tf.bool))
+        signature.append(keras.KerasTensor((None, None), "bool"))
     if has_end_token:
-        signature.append(tf.TensorSpec((), tf.int32))
+        signature.append(keras.KerasTensor((), "int32"))
 
     # A weak reference: the function must not keep its layer alive.
     layer_ref = weakref.ref(layer)
@@ -161,17 +172,13 @@ def _trace(layer, has_mask, has_end_token):
             layer, seed, continuation, covariates, seed_mask, end_token, state
         )
 
-    # A `partial`, so that TensorFlow counts each layer's traces on their own
-    # (see `_generate.Generation._trace`).
-    return tf.function(
-        functools.partial(score), input_signature=signature, autograph=False
-    )
+    return _loop.function(score, signature, layer.variables)
 
 
 def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token, state):
-    batch_size, seed_time = tf.shape(seed)[0], tf.shape(seed)[1]
-    steps = tf.shape(continuation)[1]
-    inputs = tf.concat([seed, continuation[:, :-1]], 1)
+    batch_size, seed_time = ops.shape(seed)[0], ops.shape(seed)[1]
+    steps = ops.shape(continuation)[1]
+    inputs = ops.concatenate([seed, continuation[:, :-1]], 1)
     # The seed's own mask and the encoder's (padding ids) apply to the seed
     # only: a token the model would feed back is never padding.
     mask = layer._step.input_mask(seed, seed_mask)
@@ -179,43 +186,38 @@ def _log_likelihood(layer, seed, continuation, covariates, seed_mask, end_token,
     state, history, given = layer._step.split_state(state)
     if readout.scaled:
         scale = readout.series_scale(seed, mask, given)
-        inputs = tf.cast(tf.cast(inputs, tf.float32) / scale[:, None], inputs.dtype)
+        inputs = ops.cast(ops.cast(inputs, "float32") / scale[:, None], inputs.dtype)
     if mask is None:
-        mask = tf.ones([batch_size, seed_time], tf.bool)
-    mask = tf.concat([mask, tf.ones([batch_size, steps - 1], tf.bool)], 1)
+        mask = ops.ones((batch_size, seed_time), "bool")
+    mask = ops.concatenate([mask, ops.ones((batch_size, steps - 1), "bool")], 1)
     x = inputs
     if layer.encoder is not None:
-        x = tf.identity(layer.encoder(inputs))  # identity: drops the Embedding's mask
+        x = ops.copy(layer.encoder(inputs))  # a copy: drops the Embedding's mask
     x, _ = layer._step.history.sequence(x, history, mask)
     x = layer._step.join(x, covariates)
     sequence = layer.rnn(
         x, initial_state=layer._pack_state(state, batch_size), mask=mask
     )[0]
     # The prediction of the first token follows the seed's last valid step.
-    last_valid = (
-        seed_time
-        - 1
-        - tf.argmax(tf.reverse(mask[:, :seed_time], [1]), axis=1, output_type=tf.int32)
+    seed_valid = ops.cast(ops.flip(mask[:, :seed_time], 1), "int32")
+    last_valid = seed_time - 1 - ops.cast(ops.argmax(seed_valid, axis=1), "int32")
+    later = ops.arange(steps - 1, dtype="int32") + seed_time
+    positions = ops.concatenate(
+        [last_valid[:, None], ops.tile(later[None], [batch_size, 1])], 1
     )
-    positions = tf.concat(
-        [
-            last_valid[:, None],
-            tf.tile(seed_time + tf.range(steps - 1)[None], [batch_size, 1]),
-        ],
-        1,
-    )
-    outputs = layer._head(tf.gather(sequence, positions, batch_dims=1))
+    picked = ops.take_along_axis(sequence, positions[:, :, None], axis=1)
+    outputs = layer._head(picked)
     if layer.distribution is not None:
         params = readout.emit(
-            tf.cast(outputs, layer.compute_dtype),
+            ops.cast(outputs, layer.compute_dtype),
             None if scale is None else scale[:, None],
         )
         log_prob = layer.distribution.log_prob(params, continuation)
-        return tf.reduce_sum(log_prob, axis=[1, 2])
-    log_probs = tf.nn.log_softmax(tf.cast(outputs, tf.float32), axis=-1)
-    chosen = tf.gather(log_probs, continuation, batch_dims=2)
+        return ops.sum(log_prob, axis=[1, 2])
+    log_probs = ops.log_softmax(ops.cast(outputs, "float32"), axis=-1)
+    chosen = ops.take_along_axis(log_probs, continuation[:, :, None], axis=2)[..., 0]
     if end_token is not None:
-        ended = tf.cast(tf.equal(continuation, end_token), tf.int32)
-        counted = tf.equal(tf.cumsum(ended, axis=1, exclusive=True), 0)
-        chosen = tf.where(counted, chosen, 0.0)
-    return tf.reduce_sum(chosen, axis=1)
+        ended = ops.cast(ops.equal(continuation, end_token), "int32")
+        counted = ops.equal(ops.cumsum(ended, axis=1) - ended, 0)
+        chosen = ops.where(counted, chosen, 0.0)
+    return ops.sum(chosen, axis=1)

@@ -10,39 +10,41 @@ draws. The small helpers for time-major tensors and per-row selection live
 here too, below both users.
 """
 
-import tensorflow as tf
+from keras import ops, tree
 
 from selffeed_keras import _loop
 
 
 def time_major(x):
     """Swaps the first two axes: `(batch, time, ...)` <-> `(time, batch, ...)`."""
-    return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
+    return ops.transpose(x, [1, 0] + list(range(2, len(x.shape))))
 
 
 def select(keep, new, old):
     """Per row, the structure `new` where `keep` holds, else `old`."""
 
     def one(n, o):
-        shape = tf.concat([tf.shape(keep), tf.ones([n.shape.rank - 1], tf.int32)], 0)
-        return tf.where(tf.reshape(keep, shape), n, o)
+        return ops.where(ops.reshape(keep, (-1,) + (1,) * (len(n.shape) - 1)), n, o)
 
-    return tf.nest.map_structure(one, new, old)
+    return tree.map_structure(one, new, old)
 
 
 def covariates_time_major(covariates, seed_time, steps):
-    """Checks, in the graph, that covariates cover every step read; time first."""
+    """Checks, in the graph, that covariates cover every step read; time first.
+
+    (On a backend whose programs take covariates padded to a fixed length,
+    the call checked them before.)
+    """
     if covariates is None:
         return None
-    check = tf.debugging.assert_equal(
-        tf.shape(covariates)[1],
+    covariates = _loop.check_time(
+        covariates,
         seed_time + steps - 1,
-        message="`covariates` must cover every step the layer reads: "
+        "`covariates` must cover every step the layer reads: "
         "seed_time + steps - 1 (the seed's steps, then each fed-back step but "
         "the last).",
     )
-    with tf.control_dependencies([check]):
-        return time_major(covariates)
+    return time_major(covariates)
 
 
 def start(step, seed, mask, state):
@@ -55,7 +57,9 @@ def start(step, seed, mask, state):
     """
     cell_state, history, given_scale = step.split_state(state)
     carry = {
-        "outputs": tf.zeros([tf.shape(seed)[0], step.output_size], step.compute_dtype),
+        "outputs": ops.zeros(
+            (ops.shape(seed)[0], step.output_size), step.compute_dtype
+        ),
         "state": cell_state,
         "history": step.history.ring(history),
     }
@@ -74,7 +78,7 @@ def repeat(step, carry, repeats):
     """Each row of the carry `repeats` times, a row's copies side by side."""
     history = carry["history"]
     carry = {k: v for k, v in carry.items() if k != "history"}
-    carry = tf.nest.map_structure(lambda x: tf.repeat(x, repeats, 0), carry)
+    carry = tree.map_structure(lambda x: ops.repeat(x, repeats, axis=0), carry)
     return dict(carry, history=step.history.repeat(history, repeats))
 
 
@@ -104,13 +108,13 @@ def read(step, t, inputs_t, carry, seed_time):
     if value is None:
         value = inputs_t["given"]
     elif "given" in inputs_t:
-        # A cond, not a `tf.where`: XLA on a CPU fused the select into the
+        # A cond, not a `where`: XLA on a CPU fused the select into the
         # cell and ran an LSTMCell(32) at batch 64 at 2.6x the time per step.
         own = value
-        value = tf.cond(in_seed, lambda: inputs_t["given"], lambda: own)
+        value = ops.cond(in_seed, lambda: inputs_t["given"], lambda: own)
     valid = None
     if "valid" in inputs_t:
-        valid = tf.logical_or(inputs_t["valid"], ~in_seed)
+        valid = ops.logical_or(inputs_t["valid"], ops.logical_not(in_seed))
     x, history = step.read(
         value, inputs_t.get("covariates"), carry.get("scale"), carry["history"], valid
     )
@@ -140,7 +144,7 @@ def run(step, seed, mask, state, covariates, *, jit_compile):
         flat cell state; `history`, in its loop form; `scale` for a scaled
         readout.
     """
-    seed_time = tf.shape(seed)[1]
+    seed_time = ops.shape(seed)[1]
     if covariates is not None:
         covariates = covariates[:seed_time]
 

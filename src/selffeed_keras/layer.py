@@ -4,7 +4,6 @@ import threading
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops, tree
 
 from selffeed_keras import (
@@ -13,6 +12,7 @@ from selffeed_keras import (
     _feedback,
     _generate,
     _lags,
+    _loop,
     _score,
     _seed_state,
     _step,
@@ -36,6 +36,12 @@ _FIRST_CALL_LOCK = threading.Lock()
 # The floor of a series' scale under scaling="mean", and the scale of a series
 # of zeros is 1: a mean below this is taken as no signal, not as a unit.
 _MINIMUM_SCALE = 1e-6
+
+
+def _itemsize(dtype):
+    """Bytes per element of a dtype (a name, or a TensorFlow or NumPy dtype)."""
+    name = keras.backend.standardize_dtype(dtype)
+    return 1 if name == "bool" else int("".join(filter(str.isdigit, name))) // 8
 
 
 def _is_cell(obj):
@@ -854,11 +860,10 @@ class SelfFeedingRNN(keras.layers.Layer):
         deterministic = self._deterministic_feedback(sampler)
         num_samples = _checks.num_samples(num_samples, deterministic)
         self._check_size(max_bytes, seed, steps, num_samples, covariates)
-        if random_seed is not None and tf.executing_eagerly():
-            random_seed = tf.constant([int(random_seed), 0], tf.int64)
-        elif random_seed is not None:
-            random_seed = tf.stack([random_seed, tf.zeros((), tf.int64)])
-        elif deterministic is None and not tf.executing_eagerly():
+        symbolic = not _loop.executing_eagerly()
+        if random_seed is not None:
+            random_seed = generation.programs.random_seed(random_seed)
+        elif deterministic is None and symbolic:
             random_seed = generation.reserve_stream()
         # A beam draws nothing: no stream to reserve.
         reserve = random_seed is None and deterministic is None
@@ -880,7 +885,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         key += _generate.sampler_key(sampler, self.sampler)
         if reserve:
             with generation.reserve() as reservation:
-                outputs, state = generation(key, args + [reservation])
+                outputs, state = generation(key, args, reservation)
         else:
             outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
@@ -888,7 +893,7 @@ class SelfFeedingRNN(keras.layers.Layer):
     def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
         """Raises before a call whose outputs and state pass `max_bytes`."""
         max_bytes = _checks.max_bytes(max_bytes)
-        if max_bytes is None or not tf.executing_eagerly():
+        if max_bytes is None or not _loop.executing_eagerly():
             return
         rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
         generation = self._generation_functions()
@@ -896,15 +901,15 @@ class SelfFeedingRNN(keras.layers.Layer):
         if sizes is None:  # fixed for the functions: computed once
             value_shape, value_dtype = self._step.fed_spec
             element = int(np.prod(value_shape, dtype=np.int64))
-            element *= tf.as_dtype(value_dtype).size
+            element *= _itemsize(value_dtype)
             state = sum(
-                int(np.prod(s.shape[1:], dtype=np.int64)) * s.dtype.size
+                int(np.prod(s.shape[1:], dtype=np.int64)) * _itemsize(s.dtype)
                 for s in generation.state_specs
             )
             sizes = generation.byte_sizes = (element, state)
         element, state = sizes
         if covariates is not None:
-            state += int(np.prod(covariates.shape[1:])) * covariates.dtype.size
+            state += int(np.prod(covariates.shape[1:])) * _itemsize(covariates.dtype)
         _checks.generation_bytes(
             max_bytes, rows=rows, steps=steps, element_bytes=element, row_bytes=state
         )
@@ -1092,12 +1097,12 @@ class SelfFeedingRNN(keras.layers.Layer):
         with _FIRST_CALL_LOCK:
             if self._generation is not None:
                 return self._generation
-            seed_spec = tf.TensorSpec(
+            seed_spec = keras.KerasTensor(
                 (None, None) + tuple(self._input_shape[2:]),
-                tf.int32 if self.is_token_model else self.input_dtype,
+                "int32" if self.is_token_model else self.input_dtype,
             )
             state_specs = [
-                tf.TensorSpec((None,) + tuple(s.shape[1:]), s.dtype)
+                keras.KerasTensor((None,) + tuple(s.shape[1:]), s.dtype)
                 for s in self._flat_template(1)
             ]
             self._generation = _generate.Generation(
@@ -1109,6 +1114,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 self._num_covariates,
                 self.jit_compile,
                 self.cell.name,
+                self.variables,
             )
             return self._generation
 

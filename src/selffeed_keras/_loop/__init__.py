@@ -1,0 +1,71 @@
+"""The compiled loop and the traced programs that run it, one module per backend.
+
+Everything that differs between Keras backends in generation sits here,
+behind the same names in each module:
+
+- `run(step, carry, length, inputs, *, emitted, stop, keep_from, capacity,
+  jit_compile)`: the loop over a horizon given as a tensor;
+- `fill_after(outputs, count, total, value)`: rows past the steps computed;
+- `check_time(x, expected, message)`: a graph-side check of a length;
+- `executing_eagerly()`: False inside a traced TensorFlow function;
+- `Programs(generation)`: traces the generation graph once per key (the
+  optional arguments given), caches it and runs it;
+- `stream(variable, reservation)`: a call's random stream;
+- `function(fn, signature, variables)`: any other traced function (`score`).
+
+`tensorflow.py` runs a chunked `tf.while_loop` compiled by XLA, in a
+`tf.function` that reads the layer's variables; `jax.py` a `jax.lax` loop in
+one `jax.jit` program whose arguments are the variables' values. The modules
+above this one (`_generate`, `_warm_up`, `_beam`) are `keras.ops` and know
+no backend.
+"""
+
+import keras
+
+BACKEND = keras.backend.backend()
+
+if BACKEND == "tensorflow":
+    from selffeed_keras._loop.tensorflow import (
+        _MAX_CHUNK,
+        Programs,
+        check_time,
+        executing_eagerly,
+        fill_after,
+        function,
+        run,
+        stream,
+    )
+elif BACKEND == "jax":
+    from selffeed_keras._loop.jax import (
+        _MAX_CHUNK,
+        Programs,
+        check_time,
+        executing_eagerly,
+        fill_after,
+        function,
+        run,
+        stream,
+    )
+else:
+    from selffeed_keras._loop.unsupported import (
+        _MAX_CHUNK,
+        Programs,
+        check_time,
+        executing_eagerly,
+        fill_after,
+        function,
+        run,
+        stream,
+    )
+
+__all__ = [
+    "BACKEND",
+    "Programs",
+    "_MAX_CHUNK",
+    "check_time",
+    "executing_eagerly",
+    "fill_after",
+    "function",
+    "run",
+    "stream",
+]

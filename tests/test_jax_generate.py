@@ -1,0 +1,143 @@
+"""`generate` and `score` on JAX: one jitted program, weights as its arguments.
+
+Run with KERAS_BACKEND=jax; skipped on other backends. Each test checks the
+program against a hand-written loop on the same weights (the cell stepped in
+Python), or against another call whose result it must equal.
+"""
+
+import keras
+import numpy as np
+import pytest
+from cells import (
+    CELLS,
+    assert_stops_at_end_token,
+    continuous_layer,
+    reference_generate,
+    sine_seed,
+    token_layer,
+)
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="runs with KERAS_BACKEND=jax"
+)
+
+
+def tokens(batch=3, time=9, seed=1):
+    return np.random.default_rng(seed).integers(1, 13, (batch, time))
+
+
+def traces(layer):
+    return dict(layer._generation.programs.traces)
+
+
+@pytest.mark.parametrize("cell_name", sorted(CELLS))
+def test_continuous_equals_the_hand_written_loop(cell_name):
+    layer = continuous_layer(cell_name, features=2)
+    seed = sine_seed(batch=3, time=7, features=2)
+    outputs = layer.generate(seed, 25)
+    np.testing.assert_allclose(outputs, reference_generate(layer, seed, 25), atol=1e-5)
+
+
+def test_greedy_tokens_and_covariates_equal_the_hand_written_loop():
+    layer = token_layer("gru_cell")
+    seed = tokens()
+    np.testing.assert_array_equal(
+        layer.generate(seed, 15), reference_generate(layer, seed, 15)
+    )
+    layer = continuous_layer("lstm_cell")
+    seed = sine_seed(time=9)
+    covariates = np.random.default_rng(0).normal(size=(2, 9 + 12 - 1, 3))
+    covariates = covariates.astype("float32")
+    np.testing.assert_allclose(
+        layer.generate(seed, 12, covariates=covariates),
+        reference_generate(layer, seed, 12, covariates),
+        atol=1e-5,
+    )
+
+
+def test_seed_mask_rows_continue_as_alone_and_state_continues():
+    layer = continuous_layer("gru_cell")
+    seed = sine_seed(batch=2, time=9)
+    mask = np.ones((2, 9), bool)
+    mask[1, :4] = False
+    outputs = np.asarray(layer.generate(seed, 12, seed_mask=mask))
+    alone = layer.generate(seed[1:, 4:], 12)
+    np.testing.assert_allclose(outputs[1:], alone, atol=1e-5)
+    whole = np.asarray(layer.generate(seed, 40))
+    first, state = layer.generate(seed, 20, return_state=True)
+    rest = layer.generate(np.asarray(first)[:, -1:], 20, initial_state=state)
+    np.testing.assert_allclose(whole[:, 20:], rest, atol=1e-5)
+
+
+def test_end_token_and_beams():
+    layer = token_layer("gru_cell")
+    seed = tokens()
+    assert_stops_at_end_token_jax(layer, seed, 15, 4)
+    greedy = layer.generate(seed, 15)
+    one_beam = layer.generate(seed, 15, sampler=keras_beam(1))
+    np.testing.assert_array_equal(one_beam, greedy)
+    sequences, scores = layer.generate(
+        seed, 15, sampler=keras_beam(3, return_all_beams=True)
+    )
+    assert np.asarray(sequences).shape == (3, 3, 15)
+    # Beam scores are the log-likelihoods that `score` gives the sequences.
+    best = np.asarray(sequences)[:, 0]
+    np.testing.assert_allclose(
+        layer.score(seed, best), np.asarray(scores)[:, 0], atol=1e-4
+    )
+
+
+def keras_beam(num_beams, **kwargs):
+    from selffeed_keras import samplers
+
+    return samplers.BeamSampler(num_beams, **kwargs)
+
+
+def assert_stops_at_end_token_jax(layer, seed, steps, position):
+    """`cells.assert_stops_at_end_token` on arrays without `.numpy()`."""
+
+    class Numpy:
+        def __init__(self, layer):
+            self.layer = layer
+
+        def generate(self, *args, **kwargs):
+            outputs = np.asarray(self.layer.generate(*args, **kwargs))
+            return type("Outputs", (), {"numpy": lambda _: outputs})()
+
+    assert_stops_at_end_token(Numpy(layer), seed, steps, position)
+
+
+def test_random_streams_reentrant_and_reserved_per_call():
+    layer = token_layer("gru_cell", sampler="random")
+    seed = tokens()
+    first = layer.generate(seed, 10, random_seed=3)
+    np.testing.assert_array_equal(first, layer.generate(seed, 10, random_seed=3))
+    before = np.asarray(layer.seed_generator.state.value).copy()
+    a, b = layer.generate(seed, 10), layer.generate(seed, 10)
+    assert (np.asarray(a) != np.asarray(b)).any()
+    after = np.asarray(layer.seed_generator.state.value)
+    # The generator advances by one per call, whatever the call draws.
+    assert after.tolist() == [before[0], before[1] + 2]
+    paths = np.asarray(layer.generate(seed, 10, num_samples=4))
+    assert paths.shape == (3, 4, 10)
+    assert len({paths[0, k].tobytes() for k in range(4)}) > 1
+
+
+def test_new_steps_seed_length_and_weights_compile_nothing_new():
+    layer = continuous_layer("lstm_cell")
+    seed = sine_seed(time=9)
+    layer.generate(seed, 20)
+    for steps, time in [(17, 9), (32, 10), (25, 9)]:
+        layer.generate(sine_seed(time=time), steps)
+    assert traces(layer) == {(): 1}
+    # New weights, set or trained, are arguments: no new trace.
+    layer.set_weights([w + 0.1 for w in layer.get_weights()])
+    changed = np.asarray(layer.generate(seed, 20))
+    np.testing.assert_allclose(changed, reference_generate(layer, seed, 20), atol=1e-5)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.compile("adam", "mse")
+    model.fit(seed[:, :-1], seed[:, 1:], epochs=1, verbose=0)
+    trained = np.asarray(layer.generate(seed, 20))
+    assert not np.allclose(trained, changed)
+    np.testing.assert_allclose(trained, reference_generate(layer, seed, 20), atol=1e-5)
+    assert traces(layer) == {(): 1}

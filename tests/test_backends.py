@@ -214,3 +214,71 @@ def test_negative_binomial_refuses_negative_targets_in_an_eager_call():
     targets = np.array([1.0, -1.0, 2.0], "float32")
     with pytest.raises(ValueError, match="non-negative counts"):
         NegativeBinomial().log_prob(params, targets)
+
+
+CROSS_BACKEND = """
+import sys
+import keras
+import numpy as np
+from selffeed_keras import SelfFeedingRNN
+from selffeed_keras.samplers import BeamSampler
+
+directory, role = sys.argv[1], sys.argv[2]
+series = np.sin(0.3 * np.arange(300, dtype="float32"))
+seed = series[None, :30, None]
+ids = np.random.default_rng(0).integers(1, 11, (2, 8))
+if role == "save":
+    keras.utils.set_random_seed(0)
+    windows = np.lib.stride_tricks.sliding_window_view(series, 21)[::2, :, None]
+    values = SelfFeedingRNN(keras.layers.LSTMCell(8), head=keras.layers.Dense(1))
+    model = keras.Sequential([keras.Input((None, 1)), values])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.fit(windows[:, :-1], windows[:, 1:], epochs=2, verbose=0)
+    model.save(f"{directory}/values.keras")
+    tokens = SelfFeedingRNN(
+        keras.layers.GRUCell(8),
+        head=keras.layers.Dense(11),
+        encoder=keras.layers.Embedding(11, 4),
+        sampler="greedy",
+    )
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), tokens])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(ids[:, :-1], ids[:, 1:], epochs=2, verbose=0)
+    model.save(f"{directory}/tokens.keras")
+values = keras.saving.load_model(f"{directory}/values.keras").layers[0]
+tokens = keras.saving.load_model(f"{directory}/tokens.keras").layers[0]
+beams, scores = tokens.generate(
+    ids, 6, sampler=BeamSampler(3, return_all_beams=True)
+)
+np.savez(
+    f"{directory}/{keras.backend.backend()}.npz",
+    values=keras.ops.convert_to_numpy(values.generate(seed, 50)),
+    greedy=keras.ops.convert_to_numpy(tokens.generate(ids, 20)),
+    beams=keras.ops.convert_to_numpy(beams),
+    scores=keras.ops.convert_to_numpy(scores),
+)
+"""
+
+
+@pytest.mark.skipif(
+    BACKEND == "tensorflow",
+    reason="started from `make test-jax`, so that `make test` stays as fast",
+)
+def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
+    script = ["-c", CROSS_BACKEND, str(tmp_path)]
+    for backend, role in [("tensorflow", "save"), ("jax", "load")]:
+        result = subprocess.run(
+            [sys.executable, *script, role],
+            env={**os.environ, "KERAS_BACKEND": backend},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    on_tensorflow = np.load(tmp_path / "tensorflow.npz")
+    on_jax = np.load(tmp_path / "jax.npz")
+    assert on_jax["values"].shape == (1, 50, 1)
+    np.testing.assert_allclose(on_jax["values"], on_tensorflow["values"], atol=1e-5)
+    np.testing.assert_array_equal(on_jax["greedy"], on_tensorflow["greedy"])
+    np.testing.assert_array_equal(on_jax["beams"], on_tensorflow["beams"])
+    np.testing.assert_allclose(on_jax["scores"], on_tensorflow["scores"], atol=1e-4)

@@ -53,7 +53,7 @@ def main(plot_path="sine_demo.png", epochs=12):
 
     layer.generate(seed, GENERATED_STEPS)  # first call traces and compiles
     began = time.perf_counter()
-    generated = layer.generate(seed, GENERATED_STEPS).numpy()
+    generated = np.asarray(layer.generate(seed, GENERATED_STEPS))
     took = time.perf_counter() - began
     error = generated - future
     rmse = float(np.sqrt(np.mean(error**2)))

@@ -72,7 +72,7 @@ def test_seed_mask_rows_continue_as_alone_and_state_continues():
 def test_end_token_and_beams():
     layer = token_layer("gru_cell")
     seed = tokens()
-    assert_stops_at_end_token_jax(layer, seed, 15, 4)
+    assert_stops_at_end_token(layer, seed, 15, 4)
     greedy = layer.generate(seed, 15)
     one_beam = layer.generate(seed, 15, sampler=keras_beam(1))
     np.testing.assert_array_equal(one_beam, greedy)
@@ -91,20 +91,6 @@ def keras_beam(num_beams, **kwargs):
     from selffeed_keras import samplers
 
     return samplers.BeamSampler(num_beams, **kwargs)
-
-
-def assert_stops_at_end_token_jax(layer, seed, steps, position):
-    """`cells.assert_stops_at_end_token` on arrays without `.numpy()`."""
-
-    class Numpy:
-        def __init__(self, layer):
-            self.layer = layer
-
-        def generate(self, *args, **kwargs):
-            outputs = np.asarray(self.layer.generate(*args, **kwargs))
-            return type("Outputs", (), {"numpy": lambda _: outputs})()
-
-    assert_stops_at_end_token(Numpy(layer), seed, steps, position)
 
 
 def test_random_streams_reentrant_and_reserved_per_call():

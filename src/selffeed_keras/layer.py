@@ -719,10 +719,15 @@ class SelfFeedingRNN(keras.layers.Layer):
         """Generates the `steps` elements that follow `seed`, on its own outputs.
 
         The cell reads the seed's steps, then each element it generates, in
-        one compiled `tf.while_loop` traced once: a new `steps`, seed length
-        or batch size does not retrace it. The prediction after the seed's
-        last step is the first generated element, and each element is fed
-        back to produce the next.
+        one compiled loop. On TensorFlow it is a `tf.while_loop` traced once:
+        a new `steps`, seed length or batch size does not retrace it. On JAX
+        it is a `jax.lax.while_loop` in one `jax.jit` program that takes the
+        weights as arguments (a `fit` between calls compiles nothing anew);
+        it compiles once per batch size, `num_samples`, power of two of
+        `steps` and bucket of seed lengths (each at most a quarter longer
+        than the last). The prediction after the seed's last step is the
+        first generated element, and each element is fed back to produce
+        the next.
 
         Args:
             seed: `(batch, seed_time, features)` values for continuous models,
@@ -767,8 +772,8 @@ class SelfFeedingRNN(keras.layers.Layer):
                 read once per row; its state is repeated and every path
                 draws its own elements, all `batch * num_samples` rows in
                 the same compiled loop. A new `num_samples` does not
-                retrace, but under XLA it is a new batch size, which
-                compiles the loop's chunk anew.
+                retrace on TensorFlow, but under XLA it is a new batch size,
+                which compiles the loop's chunk anew (on JAX, the program).
             sampler: optional, for token models: a
                 `selffeed_keras.samplers.Sampler` or its name, used for this
                 call instead of the layer's own. Equal samplers (same class

@@ -255,8 +255,9 @@ def _pad(seed, steps, options):
 
     Covariates are padded alike on the left, and on the right to the
     program's capacity, so that their shape depends on the buckets only.
-    The padding is NumPy work on the host: an eager JAX op costs more than
-    the whole program of a short call.
+    The seed always travels with a mask (all True for a seed whose length
+    is a bucket's). The padding is NumPy work on the host: an eager JAX op
+    costs more than the whole program of a short call.
     """
     seed = np.asarray(seed)
     batch, time = seed.shape[:2]
@@ -264,11 +265,12 @@ def _pad(seed, steps, options):
     options = dict(options)
     if padding:
         seed = _padded(seed, padding, 0)
-        mask = options.get("seed_mask")
-        if mask is None:
-            options["seed_mask"] = _padding_mask(batch, time, padding)
-        else:
-            options["seed_mask"] = _padded(np.asarray(mask, bool), padding, 0)
+    # Always a mask, so that every seed length of a bucket runs one program.
+    mask = options.get("seed_mask")
+    if mask is None:
+        options["seed_mask"] = _padding_mask(batch, time, padding)
+    else:
+        options["seed_mask"] = _padded(np.asarray(mask, bool), padding, 0)
     covariates = options.get("covariates")
     if covariates is not None:
         right = _capacity(steps) - steps

@@ -4,8 +4,10 @@ The other tests run on TensorFlow (`make test`) and on JAX (`make test-jax`);
 those here check what differs between backends.
 """
 
+import ast
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -282,3 +284,24 @@ def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
     np.testing.assert_array_equal(on_jax["greedy"], on_tensorflow["greedy"])
     np.testing.assert_array_equal(on_jax["beams"], on_tensorflow["beams"])
     np.testing.assert_allclose(on_jax["scores"], on_tensorflow["scores"], atol=1e-4)
+
+
+def test_every_backend_module_offers_the_same_names():
+    # Read, not imported: each module imports its backend's package.
+    package = _backend
+    directory = pathlib.Path(package.__file__).parent
+    names = {}
+    for backend in ["tensorflow", "jax", "torch"]:
+        tree = ast.parse((directory / f"{backend}.py").read_text())
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        defined |= {
+            target.id
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            for target in n.targets
+            if isinstance(target, ast.Name)
+        }
+        names[backend] = {name for name in defined if not name.startswith("_")}
+    assert names["jax"] == names["tensorflow"] == names["torch"]
+    exported = {name for name in vars(package) if name.isupper() or name.islower()}
+    assert names["tensorflow"] <= exported

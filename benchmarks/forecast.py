@@ -5,10 +5,10 @@ Two series that ship in packages, no one here made them:
 - `taylor`: half-hourly electricity demand in England and Wales, Monday 5 June
   to Sunday 27 August 2000 (`pmdarima.datasets.load_taylor`, 4,032 values, in
   megawatts). Held out: the last 14 days, one forecast origin per day at
-  midnight, a horizon of 48 steps (one day) from a context of 336 (one week).
+  midnight, a horizon of 48 steps (one day).
 - `co2`: the Mauna Loa CO2 record (`statsmodels.datasets.co2`, weekly, 1958 to
   2001), averaged by month (526 values, ppm). Held out: the last 5 years, an
-  origin every 4 months, a horizon of 12 from a context of 48.
+  origin every 4 months, a horizon of 12.
 
 Every method forecasts the same windows from the values before each origin,
 as 100 sample paths; the models are fitted once on the part before the first
@@ -16,6 +16,7 @@ origin (the training part) and never see a held-out value but through the
 context of a later origin. The metrics, averaged over all windows and steps:
 
 - CRPS of the 100 paths (`scoringrules.crps_ensemble`), in the series' units;
+- MAPE of the paths' median, in percent;
 - MASE of the paths' median, scaled by the mean absolute seasonal difference
   (lag `period`: 336 for taylor, 12 for co2) over the training part;
 - coverage80: the share of held-out values between the paths' 10% and 90%
@@ -26,20 +27,24 @@ training residuals; statsmodels' ARIMA on seasonal differences (an
 ARIMA(2,0,1) on `y[t] - y[t - period]`, fitted once, re-filtered at each
 origin and simulated); statsmodels' ETS (co2 only: not tried with a seasonal
 period of 336, whose initial states it would estimate as 336 parameters);
-GluonTS' DeepAR (torch, when installed: the
-`bench` extra), with the same context and horizon and
-`num_parallel_samples=100`, trained on 100 batches (its default is 5,000:
-see `BUDGETS`); and `SelfFeedingRNN(LSTMCell(40),
-distribution="student_t", scaling="mean")` with calendar covariates, trained
-teacher-forced on windows of the training part (`BUDGETS`: 8 epochs of 94
-batches on taylor, a few minutes here).
+`SelfFeedingRNN(LSTMCell(40), distribution="student_t", scaling="mean")`
+with lags and calendar covariates (`OURS`; taylor: lags (1, 2, 48, 336),
+a context of 96 steps and the 335 values before it as a history that the
+lags read and the cell does not step over, 16 epochs; co2: lags (1, 12) on
+the monthly differences, 30 epochs), trained with `--seeds` seeds, each row
+the mean and the range over them, and the seeds' paths pooled; and GluonTS'
+DeepAR (torch, when installed: the `bench` extra) with its defaults (lags,
+time features, context) and the same seeds, stopped after the mean
+wall-clock time our model took to train.
 
-    python benchmarks/forecast.py          # the full tables, several minutes
-    python benchmarks/forecast.py --quick  # tiny budgets, 3 windows: a smoke test
+    python benchmarks/forecast.py             # both series, 3 seeds: most of an hour
+    python benchmarks/forecast.py --variants  # and what each change did, 1 seed
+    python benchmarks/forecast.py --quick     # tiny budgets, 3 windows: a smoke test
 """
 
 import argparse
 import dataclasses
+import datetime
 import os
 import shutil
 import sys
@@ -68,6 +73,7 @@ from selffeed_keras import SelfFeedingRNN  # noqa: E402
 
 try:
     import gluonts
+    import lightning
     import torch
     from gluonts.dataset.common import ListDataset
     from gluonts.torch import DeepAREstimator
@@ -133,16 +139,22 @@ def co2():
 
 
 def score(series, paths):
-    """CRPS, MASE of the median and coverage80 of `(windows, samples, steps)`."""
+    """CRPS, MAPE (%) and MASE of the median, coverage80: a dict.
+
+    `paths` is `(windows, samples, steps)`.
+    """
     actual = series.actuals()
     crps = scoringrules.crps_ensemble(actual, paths, m_axis=1)
     train = series.values[: series.train_end]
     scale = np.mean(np.abs(train[series.period :] - train[: -series.period]))
     median = np.median(paths, axis=1)
-    mase = np.mean(np.abs(median - actual)) / scale
     low, high = np.quantile(paths, [0.1, 0.9], axis=1)
-    coverage = np.mean((actual >= low) & (actual <= high))
-    return float(np.mean(crps)), float(mase), float(coverage)
+    return {
+        "CRPS": float(np.mean(crps)),
+        "MAPE": float(100 * np.mean(np.abs(median - actual) / np.abs(actual))),
+        "MASE": float(np.mean(np.abs(median - actual)) / scale),
+        "coverage80": float(np.mean((actual >= low) & (actual <= high))),
+    }
 
 
 # -------------------------------------------------------------- the methods
@@ -231,14 +243,19 @@ def ets(series, rng):
     return np.stack(paths), fit_s, float(np.median(times))
 
 
-def deepar(series, rng, batches):
-    """GluonTS' DeepAR (torch): its defaults but context, horizon, samples, budget.
+def deepar(series, rng, seconds, seed=0, max_epochs=100):
+    """GluonTS' DeepAR (torch) with its defaults, trained for `seconds`.
 
-    GluonTS trains 100 epochs of 50 batches by default; here 4 epochs of
-    `batches // 4`, as far as a shared 2-core machine allows (about 5 s a
-    batch on taylor). It keeps the epoch of lowest training loss.
+    Its defaults: two LSTM layers of 40, a Student-t, mean scaling, the lags
+    and time features GluonTS picks for the frequency (half-hourly: 35 lags
+    up to 1,009 steps back, and the time of day, day of week, day of month
+    and day of year), a context as long as the horizon, 50 batches of 32 an
+    epoch, at most 100 epochs. Lightning stops it after `seconds` of wall
+    clock (`max_time`), the budget our own model took to train; it keeps the
+    epoch of lowest training loss. `seed` fixes Lightning's and torch's
+    random state.
     """
-    torch.manual_seed(0)
+    lightning.seed_everything(seed, verbose=False)
     checkpoints = tempfile.mkdtemp(prefix="deepar-")
     start_period = pd.Period(series.index[0], freq=series.freq)
     train = ListDataset(
@@ -248,11 +265,10 @@ def deepar(series, rng, batches):
     estimator = DeepAREstimator(
         freq=series.freq,
         prediction_length=series.horizon,
-        context_length=series.context,
         num_parallel_samples=NUM_SAMPLES,
-        num_batches_per_epoch=batches // 4,
         trainer_kwargs={
-            "max_epochs": 4,
+            "max_epochs": max_epochs,
+            "max_time": datetime.timedelta(seconds=seconds),
             "accelerator": "cpu",
             "enable_progress_bar": False,
             "enable_model_summary": False,
@@ -263,7 +279,7 @@ def deepar(series, rng, batches):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's advice on workers
-        predictor = estimator.train(train)
+        predictor = estimator.train(train, cache_data=True)
     fit_s = time.perf_counter() - start
     paths = []
     times = []
@@ -281,142 +297,240 @@ def deepar(series, rng, batches):
     return np.stack(paths), fit_s, float(np.median(times))
 
 
-def deepar_prediction_seconds(repeats=5):
-    """Median seconds of DeepAR's 100 paths of 48 steps for one series.
-
-    For `benchmarks/generate.py`: prediction time does not depend on how well
-    the model was trained, so it trains for 4 batches only (Taylor's training
-    part, context 336). None when GluonTS is not installed.
-    """
-    if gluonts is None:
-        return None
-    series = taylor()
-    series.origins = series.origins[:1] * repeats
-    _, _, predict_s = deepar(series, np.random.default_rng(0), 4)
-    return predict_s
-
-
 def selffeeding(
-    series, rng, epochs, sampling_probability=0.0, lags=(1,), context_length=None
+    series,
+    rng,
+    epochs,
+    *,
+    seed=0,
+    sampling_probability=0.0,
+    lags=(1,),
+    context=None,
+    distribution="student_t",
+    units=40,
+    learning_rate=5e-3,
+    stride=1,
+    dropout=0.0,
+    differences=False,
 ):
-    """SelfFeedingRNN(LSTMCell(40)), Student-t, mean scaling, covariates.
+    """SelfFeedingRNN(LSTMCell(units)), mean scaling, calendar covariates.
+
+    The cell steps over `context` values before each origin (the series'
+    context by default). With `lags` other than `(1,)` it also reads, through
+    `history_state`, the `max(lags) - 1` values before the context, which it
+    never steps over: training windows hold that history, the context and the
+    horizon, and each window starts from a state that holds its history, with
+    the scale of its context (the scale `generate` takes from a seed). Adam
+    with a cosine decay from `learning_rate` over `epochs` epochs of windows
+    cut every `stride` steps: at a constant rate the free-running forecasts'
+    level swung by several hundred MW from one epoch to the next on taylor.
 
     With a `sampling_probability`, scheduled sampling feeds back a draw of the
     model's own distribution in training, without backpropagating through it:
     with `backprop_through_feedback=True` the loss turned NaN in the third
     epoch on taylor (sampling probability 0.3).
     """
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
+    context = context or series.context
+    past = max(lags) - 1  # the history that lags read before the context
     covariates = series.covariates()
-    length = series.context + series.horizon
     end = series.train_end
-    # Windows of the training part: inputs y[:-1] with the covariates of the
-    # steps they predict, x[1:]; targets y[1:].
-    values = series.values[:end, None].astype("float32")
-    features = np.concatenate([values, covariates[:end]], axis=-1)
-    windows = keras.utils.timeseries_dataset_from_array(
-        features, None, length, batch_size=32, shuffle=True, seed=0
-    )
-    windows = windows.map(
-        lambda w: ((w[:, :-1, :1], w[:, 1:, 1:]), w[:, 1:, :1])
-    ).cache()
+    # Windows of the training part: the history, then inputs y[:-1] with the
+    # covariates of the steps they predict, x[1:]; targets y[1:].
+    values = series.values[:, None].astype("float32")
+    if differences:  # y[t] - y[t - 1], 0 at the first step
+        values = np.diff(values, axis=0, prepend=values[:1])
+    features = np.concatenate([values[:end], covariates[:end]], axis=-1)
+    cut = np.lib.stride_tricks.sliding_window_view(
+        features, past + context + series.horizon, axis=0
+    )[::stride]
+    cut = np.moveaxis(cut, -1, 1)  # (windows, time, 1 + covariates)
+    x = [cut[:, past:-1, :1], cut[:, past + 1 :, 1:]]
+    targets = cut[:, past + 1 :, :1]
 
     layer = SelfFeedingRNN(
-        keras.layers.LSTMCell(40),
-        distribution="student_t",
+        keras.layers.LSTMCell(units, dropout=dropout),
+        distribution=distribution,
         scaling="mean",
         sampling_probability=sampling_probability,
         backprop_through_feedback=False,
         lags=lags,
-        context_length=context_length,
+        context_length=context if past else None,
     )
-    inputs = keras.Input((None, 1))
-    calendar = keras.Input((None, covariates.shape[-1]))
-    model = keras.Model([inputs, calendar], layer(inputs, covariates=calendar))
-    # Adam with a cosine decay: at a constant rate the free-running forecasts'
-    # level swung by several hundred MW from one epoch to the next on taylor.
-    rate = keras.optimizers.schedules.CosineDecay(
-        5e-3, epochs * int(windows.cardinality())
-    )
+    inputs = [keras.Input((None, 1)), keras.Input((None, covariates.shape[-1]))]
+    state = None
+    if past:
+        x += window_state(cut[:, :past, :1], x[0][:, :context], units)
+        inputs += [
+            keras.Input((units,)),
+            keras.Input((units,)),
+            keras.Input((past, 1)),
+            keras.Input((1,)),
+        ]
+        state = inputs[2:]
+    outputs = layer(inputs[0], covariates=inputs[1], initial_state=state)
+    model = keras.Model(inputs, outputs)
+    batches = -(-len(targets) // 32)
+    rate = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * batches)
     model.compile(keras.optimizers.Adam(rate), loss=layer.distribution.loss)
     start = time.perf_counter()
-    model.fit(windows, epochs=epochs, verbose=0)
+    model.fit(x, targets, batch_size=32, epochs=epochs, shuffle=True, verbose=0)
     fit_s = time.perf_counter() - start
 
     steps = series.horizon
-    seeds = np.stack([values_at(series, o - series.context, o) for o in series.origins])
-    known = np.stack(
-        [covariates[o - series.context + 1 : o + steps] for o in series.origins]
-    )
-    # The first call traces and compiles; time the steady state per window.
-    layer.generate(seeds[:1], steps, num_samples=NUM_SAMPLES, covariates=known[:1])
-    times = []
-    for i in range(len(series.origins)):
-        start = time.perf_counter()
-        paths = layer.generate(
-            seeds[i : i + 1],
+    origins = series.origins
+    seeds = np.stack([values[o - context : o] for o in origins])
+    known = np.stack([covariates[o - context + 1 : o + steps] for o in origins])
+    state = None
+    if past:
+        history = np.stack([values[o - context - past : o - context] for o in origins])
+        state = layer.history_state(history, context=seeds)
+
+    def forecast(rows, random_seed):
+        return layer.generate(
+            seeds[rows],
             steps,
             num_samples=NUM_SAMPLES,
-            random_seed=i,
-            covariates=known[i : i + 1],
+            random_seed=random_seed,
+            covariates=known[rows],
+            initial_state=None if state is None else [s[rows] for s in state],
         )
-        np.asarray(paths)
+
+    # The first call traces and compiles; time the steady state per window.
+    forecast(slice(0, 1), 0)
+    times = []
+    for i in range(len(origins)):
+        start = time.perf_counter()
+        np.asarray(forecast(slice(i, i + 1), i))
         times.append(time.perf_counter() - start)
-    paths = layer.generate(
-        seeds, steps, num_samples=NUM_SAMPLES, random_seed=0, covariates=known
-    )
-    return np.asarray(paths)[..., 0], fit_s, float(np.median(times))
+    paths = np.asarray(forecast(slice(None), seed))[..., 0]
+    if differences:  # back to levels: the last value plus the steps' sum
+        last = series.values[np.asarray(origins) - 1]
+        paths = last[:, None, None] + np.cumsum(paths, axis=-1)
+    return paths, fit_s, float(np.median(times))
 
 
-def values_at(series, start, stop):
-    return series.values[start:stop, None].astype("float32")
+def window_state(history, context, units):
+    """`layer.history_state(history, context=context)`, for many windows at once.
+
+    For an `LSTMCell(units)` and `scaling="mean"`, in NumPy: the cell's zero
+    states, the history divided by the context's scale, the scale. `history`
+    holds exactly `max(lags) - 1` values a window, `(windows, time, 1)`.
+    """
+    scale = np.mean(np.abs(context), axis=1)  # (windows, 1), as generate's seed
+    zeros = np.zeros((len(scale), units), "float32")
+    return [zeros, zeros, history / scale[:, None], scale]
 
 
 # ------------------------------------------------------------------ the table
 
-BUDGETS = {
-    # (series, quick): (DeepAR batches of 32, SelfFeedingRNN epochs)
-    ("taylor", False): (100, 8),
-    ("co2", False): (100, 30),
-    ("taylor", True): (4, 1),
-    ("co2", True): (4, 1),
+# The network's configuration on each series (the arguments of `selffeeding`),
+# and in --quick a tiny budget. Why these: the benchmarks page.
+OURS = {
+    "taylor": dict(epochs=16, lags=(1, 2, 48, 336), context=96, stride=1),
+    "co2": dict(epochs=30, lags=(1, 12), context=48, differences=True),
+}
+QUICK = {
+    "taylor": dict(epochs=1, stride=16),
+    "co2": dict(epochs=1),
+}
+# --variants: what each change did, one training seed each. On taylor they
+# change one thing each from 8 epochs on every other window (`stride=2`).
+SHORT = dict(epochs=8, lags=(1, 2, 48, 336), context=96, stride=2)
+VARIANTS = {
+    "taylor": {
+        "8 epochs on every other window": SHORT,
+        "  the same, GluonTS-like lags (1-3, 47-49, 335-337)": {
+            **SHORT,
+            "lags": (1, 2, 3, 47, 48, 49, 335, 336, 337),
+        },
+        "  the same, context 48": {**SHORT, "context": 48},
+        "  the same, log-normal": {**SHORT, "distribution": "log_normal"},
+        "  the same, scheduled sampling 0.3": {**SHORT, "sampling_probability": 0.3},
+        "  the same, dropout 0.1": {**SHORT, "dropout": 0.1},
+    },
+    "co2": {
+        "levels instead of differences": dict(epochs=30, lags=(1, 12), context=48),
+    },
 }
 
 
-def bench(series, quick):
-    deepar_batches, our_epochs = BUDGETS[series.name, quick]
-    methods = {
-        "seasonal naive + residual blocks": seasonal_naive,
-        "statsmodels ARIMA(2,0,1) on seasonal differences": arima,
-    }
+def spread(values, digits):
+    """`mean [min-max]` of several seeds' figures, or the one figure."""
+    values = np.asarray(values)
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return (
+        f"{values.mean():.{digits}f} "
+        f"[{values.min():.{digits}f}-{values.max():.{digits}f}]"
+    )
+
+
+def row(series, name, runs):
+    """A table row from `(paths, fit_s, predict_s)` of one run per seed."""
+    scores = [score(series, paths) for paths, _, _ in runs]
+    fit_s, predict_s = runs[0][1:]
+    if fit_s is not None:  # the mean over the seeds
+        fit_s = np.mean([fit_s for _, fit_s, _ in runs])
+        predict_s = np.mean([predict_s for _, _, predict_s in runs])
+    crps_digits = 1 if scores[0]["CRPS"] > 100 else 3
+    return [
+        name,
+        spread([s["CRPS"] for s in scores], crps_digits),
+        spread([s["MAPE"] for s in scores], 2),
+        spread([s["MASE"] for s in scores], 3),
+        spread([s["coverage80"] for s in scores], 3),
+        "-" if fit_s is None else f"{fit_s:.1f}",
+        "-" if predict_s is None else f"{1e3 * predict_s:.1f}",
+    ]
+
+
+def bench(series, quick, seeds, variants):
+    rng = np.random.default_rng
+    rows = [
+        row(
+            series, "seasonal naive + residual blocks", [seasonal_naive(series, rng(0))]
+        ),
+        row(
+            series,
+            "statsmodels ARIMA(2,0,1) on seasonal differences",
+            [arima(series, rng(0))],
+        ),
+    ]
     if series.period <= 52:
-        methods["statsmodels ETS(A,A,A)"] = ets
-    if gluonts is not None:
-        methods["GluonTS DeepAR (torch)"] = lambda s, r: deepar(s, r, deepar_batches)
-    methods["SelfFeedingRNN LSTMCell(40), Student-t"] = lambda s, r: selffeeding(
-        s, r, our_epochs
-    )
-    methods["the same, scheduled sampling 0.3"] = lambda s, r: selffeeding(
-        s, r, our_epochs, sampling_probability=0.3
-    )
-    rows = []
-    for name, method in methods.items():
-        paths, fit_s, predict_s = method(series, np.random.default_rng(0))
-        crps, mase, coverage = score(series, paths)
+        rows.append(row(series, "statsmodels ETS(A,A,A)", [ets(series, rng(0))]))
+    print("  peers: done", file=sys.stderr, flush=True)
+    config = {**OURS[series.name], **(QUICK[series.name] if quick else {})}
+    config = dict(config)
+    epochs = config.pop("epochs")
+    ours = [selffeeding(series, None, epochs, seed=s, **config) for s in seeds]
+    name = f"SelfFeedingRNN, lags {config['lags']}"
+    rows.append(row(series, f"{name}, {len(seeds)} seed(s)", ours))
+    if len(ours) > 1:
+        pooled = np.concatenate([paths for paths, _, _ in ours], axis=1)
         rows.append(
-            [
-                name,
-                f"{crps:.4g}",
-                f"{mase:.3f}",
-                f"{coverage:.3f}",
-                f"{fit_s:.1f}",
-                f"{predict_s * 1e3:.1f}",
-            ]
+            row(
+                series, f"  the {len(ours)} seeds' paths pooled", [(pooled, None, None)]
+            )
         )
+    print("  SelfFeedingRNN: done", file=sys.stderr, flush=True)
+    if gluonts is not None:
+        budget = float(np.mean([fit_s for _, fit_s, _ in ours]))
+        theirs = [deepar(series, None, budget, seed=s) for s in seeds]
+        rows.append(
+            row(series, f"GluonTS DeepAR (torch), {len(seeds)} seed(s)", theirs)
+        )
+        print("  DeepAR: done", file=sys.stderr, flush=True)
+    for name, variant in VARIANTS[series.name].items() if variants else ():
+        variant = dict(variant)
+        epochs = variant.pop("epochs")
+        run = selffeeding(series, None, epochs, seed=seeds[0], **variant)
+        rows.append(row(series, f"variant, seed {seeds[0]}: {name}", [run]))
         print(f"  {name}: done", file=sys.stderr, flush=True)
     header = [
         "method",
         "CRPS",
+        "MAPE %",
         "MASE",
         "coverage80",
         "fit (s)",
@@ -430,7 +544,21 @@ def main():
     parser.add_argument(
         "--quick", action="store_true", help="tiny budgets, 3 windows a series"
     )
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds")
+    parser.add_argument(
+        "--series", nargs="*", default=["taylor", "co2"], help="which series"
+    )
+    parser.add_argument(
+        "--variants", action="store_true", help="the variants too, one seed each"
+    )
+    parser.add_argument(
+        "--no-deepar", action="store_true", help="leave GluonTS' DeepAR out"
+    )
     args = parser.parse_args()
+    global gluonts
+    if args.no_deepar:
+        gluonts = None
+    seeds = list(range(1 if args.quick else args.seeds))
     print("# forecast: probabilistic forecasts on real data\n")
     environment()
     print(
@@ -439,20 +567,20 @@ def main():
             f"GluonTS {gluonts.__version__}, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads)"
             if gluonts
-            else "GluonTS not installed (the `bench` extra)"
+            else "GluonTS not installed (the `bench` extra) or left out"
         )
-        + f", scoringrules {scoringrules.__version__}\n"
+        + f", scoringrules {scoringrules.__version__}; training seeds {seeds}\n"
     )
-    for load in (taylor, co2):
-        series = load()
+    for name in args.series:
+        series = {"taylor": taylor, "co2": co2}[name]()
         if args.quick:
             series.origins = series.origins[:3]
         print(
             f"## {series.name}: {len(series.values):,} values, "
-            f"{len(series.origins)} windows of {series.horizon} steps from a "
-            f"context of {series.context}, {NUM_SAMPLES} paths\n"
+            f"{len(series.origins)} windows of {series.horizon} steps, "
+            f"{NUM_SAMPLES} paths\n"
         )
-        bench(series, args.quick)
+        bench(series, args.quick, seeds, args.variants)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def table_after(text, heading):
 
 
 def number(cell):
-    return float(re.sub(r"[^0-9.]", "", cell))
+    """The first number of a cell: `1,592`, or the mean of `249.9 [240.1-260.2]`."""
+    return float(re.match(r"[0-9,.]+", cell)[0].replace(",", ""))
 
 
 def tables(text):
@@ -97,7 +98,7 @@ def forecast_comparison(text):
         names = [row["method"] for row in rows]
         crps = [number(row["CRPS"]) for row in rows]
         colors = [
-            "C1" if "SelfFeedingRNN" in n or "the same" in n else "C0" for n in names
+            "C1" if "SelfFeedingRNN" in n or "pooled" in n else "C0" for n in names
         ]
         ax.barh(range(len(rows)), crps, color=colors)
         ax.set_yticks(range(len(rows)), [short(n) for n in names], fontsize=8)
@@ -114,10 +115,9 @@ def forecast_comparison(text):
 
 def short(name):
     name = name.replace("statsmodels ", "").replace(" on seasonal differences", "")
-    name = name.replace("SelfFeedingRNN LSTMCell(40), Student-t", "SelfFeedingRNN")
-    return name.replace(
-        "the same, scheduled sampling", "SelfFeedingRNN, sched. sampling"
-    )
+    name = re.sub(r"SelfFeedingRNN, lags \(.*?\)", "SelfFeedingRNN", name)
+    name = name.replace(" seed(s)", " seeds").replace("GluonTS ", "")
+    return name.replace("seeds' paths pooled", "seeds pooled (ours)")
 
 
 def main(out_dir=figures.FIGURES):

@@ -447,6 +447,11 @@ VARIANTS = {
         "  the same, context 48": {**SHORT, "context": 48},
         "  the same, log-normal": {**SHORT, "distribution": "log_normal"},
         "  the same, scheduled sampling 0.3": {**SHORT, "sampling_probability": 0.3},
+        "  the same, scheduled sampling 0.3, 16 epochs": {
+            **SHORT,
+            "sampling_probability": 0.3,
+            "epochs": 16,
+        },
         "  the same, dropout 0.1": {**SHORT, "dropout": 0.1},
     },
     "co2": {

@@ -248,12 +248,12 @@ def deepar(series, rng, seconds, seed=0, max_epochs=100):
 
     Its defaults: two LSTM layers of 40, a Student-t, mean scaling, the lags
     and time features GluonTS picks for the frequency (half-hourly: 35 lags
-    up to 1,009 steps back, and the time of day, day of week, day of month
-    and day of year), a context as long as the horizon, 50 batches of 32 an
-    epoch, at most 100 epochs. Lightning stops it after `seconds` of wall
-    clock (`max_time`), the budget our own model took to train; it keeps the
-    epoch of lowest training loss. `seed` fixes Lightning's and torch's
-    random state.
+    up to 1,009 steps back, and the minute of the hour, hour of the day, day
+    of the week, of the month and of the year), a context as long as the
+    horizon, 50 batches of 32 an epoch, at most 100 epochs. Lightning stops
+    it after `seconds` of wall clock (`max_time`), the budget our own model
+    took to train; it keeps the epoch of lowest training loss. `seed` fixes
+    Lightning's and torch's random state.
     """
     lightning.seed_everything(seed, verbose=False)
     checkpoints = tempfile.mkdtemp(prefix="deepar-")
@@ -447,6 +447,11 @@ VARIANTS = {
         "  the same, context 48": {**SHORT, "context": 48},
         "  the same, log-normal": {**SHORT, "distribution": "log_normal"},
         "  the same, scheduled sampling 0.3": {**SHORT, "sampling_probability": 0.3},
+        "  the same, scheduled sampling 0.3, 16 epochs": {
+            **SHORT,
+            "sampling_probability": 0.3,
+            "epochs": 16,
+        },
         "  the same, dropout 0.1": {**SHORT, "dropout": 0.1},
     },
     "co2": {

@@ -107,7 +107,10 @@ def forecast_comparison(text):
         ax.set_title(title, fontsize=9)
         for y, row in enumerate(rows):
             ax.annotate(
-                f" cov80 {row['coverage80']}", (crps[y], y), va="center", fontsize=7
+                f" cov80 {row['coverage80'].split()[0]}",
+                (crps[y], y),
+                va="center",
+                fontsize=7,
             )
         ax.set_xlim(0, max(crps) * 1.45)
     return fig

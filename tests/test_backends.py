@@ -4,8 +4,10 @@ The other tests run on TensorFlow (`make test`) and on JAX (`make test-jax`);
 those here check what differs between backends.
 """
 
+import ast
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -15,6 +17,7 @@ import pytest
 from cells import sine_seed
 
 from selffeed_keras import SelfFeedingRNN, _backend, _feedback
+from selffeed_keras.distributions import NegativeBinomial
 
 BACKEND = keras.backend.backend()
 
@@ -152,3 +155,153 @@ def test_data_parallel_on_two_devices_matches_one_device():
     losses = json.loads(result.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(losses["two"], losses["one"], rtol=1e-5)
     assert losses["weights"] < 1e-5
+
+
+FIT_AND_RELOAD = """
+import json
+import keras
+import numpy as np
+from selffeed_keras import SelfFeedingRNN, callbacks, schedules
+
+keras.utils.set_random_seed(0)
+series = np.sin(0.3 * np.arange(200, dtype="float32"))
+windows = np.lib.stride_tricks.sliding_window_view(series, 13)[::2, :, None]
+x, y = windows[:, :-1], windows[:, 1:]
+losses = {}
+for name, options in {
+    "teacher_forced": {"head": keras.layers.Dense(1)},
+    "free_running": {"head": keras.layers.Dense(1), "sampling_probability": 1.0},
+    "normal_scheduled": {"distribution": "normal"},
+}.items():
+    layer = SelfFeedingRNN(keras.layers.LSTMCell(8, dropout=0.1), **options)
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    loss = layer.distribution.loss if layer.distribution else "mse"
+    model.compile(keras.optimizers.Adam(0.01), loss)
+    schedule = callbacks.ScheduledSampling(schedules.Linear(0.0, 1.0, steps=2))
+    extra = [schedule] if name == "normal_scheduled" else []
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=extra)
+    losses[name] = history.history
+    model.save("model.keras")
+    loaded = keras.saving.load_model("model.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x[:4])),
+        keras.ops.convert_to_numpy(model(x[:4])),
+        atol=1e-6,
+    )
+print(json.dumps(losses))
+"""
+
+
+@pytest.mark.slow  # torch starts slowly, and the unit extra does not install it
+def test_fit_save_and_load_on_torch(tmp_path):
+    pytest.importorskip("torch")
+    script = f"import os\nos.chdir({str(tmp_path)!r})\n" + FIT_AND_RELOAD
+    result = _run(script, "torch")
+    assert result.returncode == 0, result.stderr[-3000:]
+    histories = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in ["teacher_forced", "free_running"]:
+        loss = histories[name]["loss"]
+        assert np.all(np.isfinite(loss)) and loss[-1] < loss[0], (name, loss)
+    scheduled = histories["normal_scheduled"]
+    assert np.all(np.isfinite(scheduled["loss"]))
+    assert scheduled["sampling_probability"] == [0.0, 0.5, 1.0]
+
+
+@pytest.mark.skipif(
+    BACKEND == "tensorflow",
+    reason="TensorFlow raises its InvalidArgumentError: tests/test_distributions.py",
+)
+def test_negative_binomial_refuses_negative_targets_in_an_eager_call():
+    params = np.tile(np.array([[3.0, 2.0]], "float32"), (3, 1))
+    targets = np.array([1.0, -1.0, 2.0], "float32")
+    with pytest.raises(ValueError, match="non-negative counts"):
+        NegativeBinomial().log_prob(params, targets)
+
+
+CROSS_BACKEND = """
+import sys
+import keras
+import numpy as np
+from selffeed_keras import SelfFeedingRNN
+from selffeed_keras.samplers import BeamSampler
+
+directory, role = sys.argv[1], sys.argv[2]
+series = np.sin(0.3 * np.arange(300, dtype="float32"))
+seed = series[None, :30, None]
+ids = np.random.default_rng(0).integers(1, 11, (2, 8))
+if role == "save":
+    keras.utils.set_random_seed(0)
+    windows = np.lib.stride_tricks.sliding_window_view(series, 21)[::2, :, None]
+    values = SelfFeedingRNN(keras.layers.LSTMCell(8), head=keras.layers.Dense(1))
+    model = keras.Sequential([keras.Input((None, 1)), values])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.fit(windows[:, :-1], windows[:, 1:], epochs=2, verbose=0)
+    model.save(f"{directory}/values.keras")
+    tokens = SelfFeedingRNN(
+        keras.layers.GRUCell(8),
+        head=keras.layers.Dense(11),
+        encoder=keras.layers.Embedding(11, 4),
+        sampler="greedy",
+    )
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), tokens])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(ids[:, :-1], ids[:, 1:], epochs=2, verbose=0)
+    model.save(f"{directory}/tokens.keras")
+values = keras.saving.load_model(f"{directory}/values.keras").layers[0]
+tokens = keras.saving.load_model(f"{directory}/tokens.keras").layers[0]
+beams, scores = tokens.generate(
+    ids, 6, sampler=BeamSampler(3, return_all_beams=True)
+)
+np.savez(
+    f"{directory}/{keras.backend.backend()}.npz",
+    values=keras.ops.convert_to_numpy(values.generate(seed, 50)),
+    greedy=keras.ops.convert_to_numpy(tokens.generate(ids, 20)),
+    beams=keras.ops.convert_to_numpy(beams),
+    scores=keras.ops.convert_to_numpy(scores),
+)
+"""
+
+
+@pytest.mark.skipif(
+    BACKEND == "tensorflow",
+    reason="started from `make test-jax`, so that `make test` stays as fast",
+)
+def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
+    script = ["-c", CROSS_BACKEND, str(tmp_path)]
+    for backend, role in [("tensorflow", "save"), ("jax", "load")]:
+        result = subprocess.run(
+            [sys.executable, *script, role],
+            env={**os.environ, "KERAS_BACKEND": backend},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    on_tensorflow = np.load(tmp_path / "tensorflow.npz")
+    on_jax = np.load(tmp_path / "jax.npz")
+    assert on_jax["values"].shape == (1, 50, 1)
+    np.testing.assert_allclose(on_jax["values"], on_tensorflow["values"], atol=1e-5)
+    np.testing.assert_array_equal(on_jax["greedy"], on_tensorflow["greedy"])
+    np.testing.assert_array_equal(on_jax["beams"], on_tensorflow["beams"])
+    np.testing.assert_allclose(on_jax["scores"], on_tensorflow["scores"], atol=1e-4)
+
+
+def test_every_backend_module_offers_the_same_names():
+    # Read, not imported: each module imports its backend's package.
+    package = _backend
+    directory = pathlib.Path(package.__file__).parent
+    names = {}
+    for backend in ["tensorflow", "jax", "torch"]:
+        tree = ast.parse((directory / f"{backend}.py").read_text())
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        defined |= {
+            target.id
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            for target in n.targets
+            if isinstance(target, ast.Name)
+        }
+        names[backend] = {name for name in defined if not name.startswith("_")}
+    assert names["jax"] == names["tensorflow"] == names["torch"]
+    exported = {name for name in vars(package) if name.isupper() or name.islower()}
+    assert names["tensorflow"] <= exported

@@ -4,6 +4,7 @@ Every check raises `ValueError` or `TypeError` whose message names the
 argument, what was expected and what was received, before any graph exists.
 """
 
+import functools
 import math
 import numbers
 
@@ -27,16 +28,21 @@ def _rank(value):
         return None
 
 
+# Cached: the eager checks of every `generate` call ask, and Keras' dtype
+# standardization costs microseconds per call.
+@functools.lru_cache(maxsize=64)
 def is_integer(dtype):
     """Whether `dtype` (a backend's or a name) holds integers, signed or not."""
     return keras.backend.is_int_dtype(dtype)
 
 
+@functools.lru_cache(maxsize=64)
 def is_floating(dtype):
     """Whether `dtype` (a backend's or a name) holds floating-point numbers."""
     return keras.backend.is_float_dtype(dtype)
 
 
+@functools.lru_cache(maxsize=64)
 def dtype_name(dtype):
     """The name of `dtype`, as Keras writes it: "float32", "int64"."""
     return keras.backend.standardize_dtype(dtype)
@@ -167,15 +173,15 @@ def _integer_tensor(value, name, expected, minimum, maximum, dtype):
     if _backend.concrete(value):
         if not minimum <= int(value) <= maximum:
             raise ValueError(_message(name, expected, value))
-        return ops.cast(value, dtype)
+        return _backend.cast(value, dtype)
 
     def check():
         # Compared in int64, before the cast, so that nothing wraps first.
-        wide = ops.cast(value, "int64")
+        wide = _backend.cast(value, "int64")
         within = ops.logical_and(wide >= minimum, wide <= maximum)
         return within, [f"`{name}` must be {expected}. Received: {name}=", wide]
 
-    return _backend.checked(ops.cast(value, dtype), check, f"check_{name}")
+    return _backend.checked(_backend.cast(value, dtype), check, f"check_{name}")
 
 
 def steps(value):
@@ -280,7 +286,7 @@ def seed(value, token_model, dtype):
                 "`seed` must hold integer token ids, since the layer has a "
                 f"sampler. Received: seed.dtype={dtype_name(value.dtype)}."
             )
-        return ops.cast(value, "int32")
+        return _backend.cast(value, "int32")
     real_numbers(
         value.dtype, "seed", "real numbers (floats), since the layer has no sampler"
     )
@@ -289,15 +295,15 @@ def seed(value, token_model, dtype):
 
 def _cast(value, dtype, name):
     """`value` cast to `dtype`; raises where a finite value overflows it."""
-    cast = ops.cast(value, dtype)
+    cast = _backend.cast(value, dtype)
     cast_dtype = dtype_name(cast.dtype)
     if (
-        _backend.concrete(value)
-        and cast_dtype != dtype_name(value.dtype)
+        cast.dtype != value.dtype
         and is_floating(cast_dtype)
+        and _backend.concrete(value)
     ):
-        array = ops.convert_to_numpy(value)
-        overflow = np.isfinite(array) & ~np.isfinite(ops.convert_to_numpy(cast))
+        array = _backend.to_numpy(value)
+        overflow = np.isfinite(array) & ~np.isfinite(_backend.to_numpy(cast))
         if overflow.any():
             largest = float(ml_dtypes.finfo(cast_dtype).max)
             raise ValueError(
@@ -344,7 +350,7 @@ def seed_mask(value, seed):
             f"Received: seed_mask.shape={tuple(value.shape)}."
         )
     if _backend.concrete(value):
-        empty = np.flatnonzero(~np.any(ops.convert_to_numpy(value), axis=1))
+        empty = np.flatnonzero(~np.any(_backend.to_numpy(value), axis=1))
         if empty.size:
             raise ValueError(
                 "Every row of `seed_mask` needs at least one valid (True) step "
@@ -373,7 +379,7 @@ def initial_state(value, specs, batch_size):
             f"{expected} for this cell and batch, as `generate(..., "
             f"return_state=True)` returns. Received shapes: {received}."
         )
-    return [ops.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
+    return [_backend.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
 
 
 def end_token(value, token_model, vocab_size):
@@ -590,7 +596,7 @@ def finite(value, name, seed_mask=None):
     """
     if not _backend.concrete(value) or not is_floating(value.dtype):
         return
-    array = ops.convert_to_numpy(value)
+    array = _backend.to_numpy(value)
     finite = np.isfinite(array)
     if finite.all():  # the usual case: nothing to locate
         return
@@ -620,7 +626,7 @@ def token_ids(value, name, vocab_size):
     """
     expected = f"token ids in [0, {vocab_size}), the vocabulary"
     if _backend.concrete(value):
-        array = ops.convert_to_numpy(value)
+        array = _backend.to_numpy(value)
         bad = (array < 0) | (array >= vocab_size)
         if bad.any():
             row, step = _first_position(bad)
@@ -648,9 +654,9 @@ def padding_rows(seed, seed_mask):
     """
     if not _backend.concrete(seed):
         return
-    valid = ops.convert_to_numpy(seed) != 0
+    valid = _backend.to_numpy(seed) != 0
     if seed_mask is not None:
-        valid &= ops.convert_to_numpy(seed_mask)
+        valid &= _backend.to_numpy(seed_mask)
     empty = np.flatnonzero(~valid.any(axis=1))
     if empty.size:
         raise ValueError(

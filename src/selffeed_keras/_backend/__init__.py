@@ -17,6 +17,10 @@ same few functions; this package picks one, once, from
   In a traced function (a `tf.function`, `jax.jit`) it cannot.
 - `constant(value, dtype=None)`: `value` (a Python or NumPy value, a tensor
   or a variable) as a tensor, of `dtype` if given.
+- `cast(value, dtype)`: `keras.ops.cast`, but `tf.cast` itself on TensorFlow,
+  which spares the eager checks of every call Keras' dispatch.
+- `to_numpy(value)`: the NumPy value of a concrete tensor, as cheaply as the
+  backend allows (the eager checks of every call read their arguments).
 - `checked(value, check, name)`: `value`, with the assertion that `check()`
   returns (`(condition, message)`) attached where the backend runs
   assertions inside a traced function (TensorFlow's graphs); elsewhere
@@ -53,6 +57,8 @@ SEED_IN_LOOP_STATE = _impl.SEED_IN_LOOP_STATE
 is_tensor = _impl.is_tensor
 concrete = _impl.concrete
 constant = _impl.constant
+to_numpy = _impl.to_numpy
+cast = _impl.cast
 checked = _impl.checked
 assert_non_negative = _impl.assert_non_negative
 lgamma = _impl.lgamma

@@ -28,6 +28,14 @@ def constant(value, dtype=None):
     return jnp.asarray(value, dtype)
 
 
+def cast(value, dtype):
+    return keras.ops.cast(value, dtype)
+
+
+def to_numpy(value):
+    return np.asarray(value)
+
+
 def checked(value, check, name):
     # Assertions do not run inside `jax.jit`; concrete values were checked in
     # Python before this is reached.

@@ -22,6 +22,14 @@ def constant(value, dtype=None):
     return tf.convert_to_tensor(value) if dtype is None else tf.constant(value, dtype)
 
 
+def cast(value, dtype):
+    return tf.cast(value, dtype)
+
+
+def to_numpy(value):
+    return value.numpy()
+
+
 def checked(value, check, name):
     condition, message = check()
     assertion = tf.debugging.Assert(condition, message, name=name)

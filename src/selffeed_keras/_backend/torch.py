@@ -26,6 +26,14 @@ def constant(value, dtype=None):
     return keras.ops.convert_to_tensor(value, dtype)
 
 
+def cast(value, dtype):
+    return keras.ops.cast(value, dtype)
+
+
+def to_numpy(value):
+    return value.detach().cpu().numpy()
+
+
 def checked(value, check, name):
     del check, name  # torch runs eagerly: values were checked in Python.
     return value

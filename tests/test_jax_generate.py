@@ -5,6 +5,10 @@ program against a hand-written loop on the same weights (the cell stepped in
 Python), or against another call whose result it must equal.
 """
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -127,3 +131,30 @@ def test_new_steps_seed_length_and_weights_compile_nothing_new():
     assert not np.allclose(trained, changed)
     np.testing.assert_allclose(trained, reference_generate(layer, seed, 20), atol=1e-5)
     assert traces(layer) == {(): 1}
+
+
+def test_generate_beams_and_score_run_without_tensorflow():
+    script = """
+import sys
+sys.modules["tensorflow"] = None  # any import of it fails
+import keras, numpy as np
+from selffeed_keras import SelfFeedingRNN, samplers
+layer = SelfFeedingRNN(
+    keras.layers.GRUCell(4), head=keras.layers.Dense(6),
+    encoder=keras.layers.Embedding(6, 3), sampler="random",
+)
+seed = np.array([[1, 2, 3], [2, 3, 4]])
+paths = layer.generate(seed, 5, random_seed=1, num_samples=2)
+best = layer.generate(seed, 5, sampler=samplers.BeamSampler(2))
+scores = layer.score(seed, np.asarray(best))
+print(np.asarray(paths).shape, np.asarray(best).shape, np.asarray(scores).shape)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(2, 2, 5) (2, 5) (2,)" in result.stdout

@@ -116,9 +116,10 @@ class FeedbackCell(keras.layers.Layer):
     The input at each step is the encoded true input, then the covariates,
     then the series' scale (for a scaled readout), then one more feature:
     1.0 where the row reads its own previous output instead of the true
-    input. The state is the wrapped cell's flat state, then the step's
-    history (flattened, with lags: whatever was fed, as each step's coin
-    chose), then the previous head output.
+    input. The state is the previous head output (first: where a step is
+    masked, Keras' RNN on JAX takes the first state for the previous
+    output), then the wrapped cell's flat state, then the step's history
+    (flattened, with lags: whatever was fed, as each step's coin chose).
 
     Where Keras runs the loop as a traced function that must not assign a
     variable inside it (JAX's `lax.scan`), the seed generator's state travels
@@ -143,14 +144,16 @@ class FeedbackCell(keras.layers.Layer):
         history = list(step.history.cell_state_sizes)
         self._carry_seed = _backend.SEED_IN_LOOP_STATE
         seed = [_SEED_STATE_SIZE] if self._carry_seed else []
-        self.state_size = [*sizes, *history, output_size, *seed]
+        # The previous head output first: on JAX, Keras' RNN takes the first
+        # state for the previous output where a step is masked.
+        self.state_size = [output_size, *sizes, *history, *seed]
         self.output_size = output_size
         self.built = True
 
     def call(self, inputs, states, training=False):
         seed_floats = states[-1] if self._carry_seed else None
         states = states[:-1] if self._carry_seed else states
-        *states, previous = states
+        previous, *states = states
         cell_state = states[: self._num_cell_states]
         history = states[self._num_cell_states :]
         true_input = inputs[:, : self._input_size]
@@ -172,7 +175,7 @@ class FeedbackCell(keras.layers.Layer):
         prediction, new_state = self._step.advance(x, cell_state, training)
         prediction = ops.cast(prediction, previous.dtype)
         seed = [] if seed_floats is None else [seed_floats]
-        return prediction, [*new_state, *history, prediction, *seed]
+        return prediction, [prediction, *new_state, *history, *seed]
 
     def _feed_carrying_seed(self, previous, scale, seed_floats):
         variable = self._seed_generator.state
@@ -241,7 +244,7 @@ def run_with_feedback(
         seed = [seed_state_to_floats(state, batch_size, previous.dtype)]
     outputs, *state = feedback_rnn(
         inputs,
-        initial_state=[*flat_state, *history_states, previous, *seed],
+        initial_state=[previous, *flat_state, *history_states, *seed],
         mask=mask,
         training=training,
     )
@@ -251,5 +254,6 @@ def run_with_feedback(
         dtype = seed_generator.state.dtype
         seed_generator.state.assign(seed_state_from_floats(seed_floats, dtype))
     num_cell_states = len(flat_state)
-    history = step.history.from_cell_states(state[num_cell_states:-1])
+    state = state[1:]  # without the previous output
+    history = step.history.from_cell_states(state[num_cell_states:])
     return outputs, state[:num_cell_states], history

@@ -215,8 +215,8 @@ class Normal(Distribution):
         array([[1.    , 0.6931]], dtype=float32)
         >>> np.asarray(normal.log_prob(params, np.array([1.0]))).round(4)
         array([-0.5524], dtype=float32)
-        >>> normal.sample(params, seed=0).shape
-        TensorShape([1])
+        >>> tuple(normal.sample(params, seed=0).shape)
+        (1,)
     """
 
     num_parameters = 2

@@ -264,10 +264,10 @@ class SelfFeedingRNN(keras.layers.Layer):
         >>> layer = selffeed_keras.SelfFeedingRNN(
         ...     keras.layers.LSTMCell(8), head=keras.layers.Dense(1)
         ... )
-        >>> layer(np.zeros((2, 5, 1), "float32")).shape
-        TensorShape([2, 5, 1])
-        >>> layer.generate(np.zeros((2, 5, 1), "float32"), steps=20).shape
-        TensorShape([2, 20, 1])
+        >>> tuple(layer(np.zeros((2, 5, 1), "float32")).shape)
+        (2, 5, 1)
+        >>> tuple(layer.generate(np.zeros((2, 5, 1), "float32"), steps=20).shape)
+        (2, 20, 1)
     """
 
     def __init__(
@@ -523,8 +523,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             ...     return_state=True,
             ... )
             >>> outputs, state = layer(np.zeros((2, 6, 1), "float32"))
-            >>> outputs.shape, [s.shape for s in state]
-            (TensorShape([2, 6, 1]), [TensorShape([2, 4])])
+            >>> tuple(outputs.shape), [tuple(s.shape) for s in state]
+            ((2, 6, 1), [(2, 4)])
         """
         _checks.call_covariates(covariates, inputs, self._num_covariates)
         initial_state, history = self._step.pop_history(initial_state)
@@ -1008,8 +1008,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             ...     head=keras.layers.Dense(5),
             ...     sampler="greedy",
             ... )
-            >>> layer.score(np.array([[1, 2]]), np.array([[3, 4, 0]])).shape
-            TensorShape([1])
+            >>> tuple(layer.score(np.array([[1, 2]]), np.array([[3, 4, 0]])).shape)
+            (1,)
         """
         return _score.score(
             self,
@@ -1058,8 +1058,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> state = layer.history_state(past)
             >>> [tuple(s.shape) for s in state]
             [(2, 4), (2, 23, 1)]
-            >>> layer.generate(past[:, -3:], 5, initial_state=state).shape
-            TensorShape([2, 5, 1])
+            >>> tuple(layer.generate(past[:, -3:], 5, initial_state=state).shape)
+            (2, 5, 1)
         """
         if self.lags == (1,):
             raise ValueError(

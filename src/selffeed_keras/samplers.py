@@ -236,8 +236,8 @@ class BeamSampler(Sampler):
         ... )
         >>> beam = selffeed_keras.samplers.BeamSampler(3, return_all_beams=True)
         >>> sequences, scores = layer.generate(np.array([[1, 2]]), 4, sampler=beam)
-        >>> sequences.shape, scores.shape
-        (TensorShape([1, 3, 4]), TensorShape([1, 3]))
+        >>> tuple(sequences.shape), tuple(scores.shape)
+        ((1, 3, 4), (1, 3))
         >>> bool(np.all(np.diff(np.asarray(scores)) <= 0))  # best first
         True
     """

@@ -256,6 +256,7 @@ def stream(variable, reservation):
     )
 
 
+@tf.autograph.experimental.do_not_convert
 def function(fn, signature, variables=()):
     """`fn` traced once with an input signature; it reads the `variables`.
 

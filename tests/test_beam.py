@@ -180,6 +180,8 @@ def test_seed_mask_rows_equal_rows_alone():
         )
 
 
+# Among `make test`'s longest (21 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 def test_covariates_and_initial_state():
     layer = token_layer(vocab=5, covariates=2)
     rng = np.random.default_rng(0)

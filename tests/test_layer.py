@@ -302,6 +302,8 @@ class HarnessTest(KerasTestCase):
         )
 
 
+# Among `make test`'s longest (16 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 @pytest.mark.tensorflow_only(reason="tf.function")
 def test_generate_traces_inside_a_tf_function_with_unknown_batch():
     layer = continuous_layer("lstm_cell")
@@ -380,6 +382,8 @@ def test_concurrent_calls_with_a_random_seed_equal_one_call():
     assert function.experimental_get_tracing_count() == 1
 
 
+# Among `make test`'s longest (17 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 def test_random_seed_leaves_the_layer_generator_and_calls_without_it_advance():
     layer = token_layer("gru_cell", sampler="random", random_seed=3)
     prompt = np.array([[1, 2, 3]])

@@ -151,6 +151,8 @@ def test_unbuilt_recurrent_layer_is_copied_with_the_flags_it_needs():
     assert layer.rnn.get_config()["units"] == 3
 
 
+# Among `make test`'s longest (21 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 def test_backend_without_support_is_refused_at_import():
     # Report another backend to the check rather than load one.
     script = (

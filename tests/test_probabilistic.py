@@ -55,6 +55,8 @@ def test_sample_paths_shape_reproducibility_and_spread(distribution):
         np.testing.assert_array_equal(paths, np.round(paths))
 
 
+# Among `make test`'s longest (33 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 def test_a_positive_series_keeps_positive_paths_with_a_log_normal():
     # A series of at least 1 whose normal paths go below 0 half the time at
     # this level and spread; the log-normal's never do.
@@ -66,6 +68,8 @@ def test_a_positive_series_keeps_positive_paths_with_a_log_normal():
         assert bool((paths > 0).all()) is positive, distribution
 
 
+# Among `make test`'s longest (37 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 def test_one_path_without_num_samples_and_no_retrace_for_a_new_n():
     layer = prob_layer("normal")
     y = positive_series()
@@ -100,6 +104,8 @@ def test_generate_equals_a_hand_written_loop_of_draws():
     np.testing.assert_allclose(outputs, np.stack(expected, 1), atol=1e-5)
 
 
+# Among `make test`'s longest (47 s for three cases, 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 @pytest.mark.parametrize("distribution", ["normal", "log_normal", "student_t"])
 def test_mean_scaling_is_equivariant(distribution):
     layer = prob_layer(distribution, scaling="mean")
@@ -118,6 +124,8 @@ def test_mean_scaling_is_equivariant(distribution):
     )
 
 
+# Among `make test`'s longest (31 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 def test_the_scale_is_in_the_state_and_a_continued_call_keeps_it():
     layer = prob_layer("normal", scaling="mean")
     y = positive_series(batch=2)

@@ -197,6 +197,8 @@ def test_checkpoint_restores_the_probability_and_the_schedules_step(tmp_path):
     assert fresh.current_sampling_probability == pytest.approx(2 / 8)
 
 
+# Among `make test`'s longest (30 s on a 2-core AMD EPYC): `make test-slow`.
+@pytest.mark.slow
 @pytest.mark.tensorflow_only(reason="tf.train.Checkpoint")
 def test_checkpoints_and_keras_files_keep_the_seed_generators_state(tmp_path):
     # After a reload, a call without `random_seed` goes on with the stream

@@ -25,38 +25,20 @@ import keras
 BACKEND = keras.backend.backend()
 
 if BACKEND == "tensorflow":
-    from selffeed_keras._loop.tensorflow import (
-        _MAX_CHUNK,
-        Programs,
-        check_time,
-        executing_eagerly,
-        fill_after,
-        function,
-        run,
-        stream,
-    )
+    from selffeed_keras._loop import tensorflow as _impl
 elif BACKEND == "jax":
-    from selffeed_keras._loop.jax import (
-        _MAX_CHUNK,
-        Programs,
-        check_time,
-        executing_eagerly,
-        fill_after,
-        function,
-        run,
-        stream,
-    )
+    from selffeed_keras._loop import jax as _impl
 else:
-    from selffeed_keras._loop.unsupported import (
-        _MAX_CHUNK,
-        Programs,
-        check_time,
-        executing_eagerly,
-        fill_after,
-        function,
-        run,
-        stream,
-    )
+    from selffeed_keras._loop import unsupported as _impl
+
+_MAX_CHUNK = _impl._MAX_CHUNK
+Programs = _impl.Programs
+check_time = _impl.check_time
+executing_eagerly = _impl.executing_eagerly
+fill_after = _impl.fill_after
+function = _impl.function
+run = _impl.run
+stream = _impl.stream
 
 __all__ = [
     "BACKEND",

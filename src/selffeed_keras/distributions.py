@@ -289,11 +289,8 @@ class LogNormal(Distribution):
 
     num_parameters = 2
     parameter_names = ("loc", "scale")
-
-    def constrain(self, raw):
-        """Returns `(loc, softplus(raw_scale) + 1e-6)` stacked, float32."""
-        loc, scale = self._unstack(raw, "raw")
-        return ops.stack([loc, _positive(scale)], axis=-1)
+    # The parameters of the logarithm's normal, constrained as Normal's.
+    constrain = Normal.constrain
 
     def log_prob(self, params, y):
         """Returns the log-normal log-density of `y`, float32; `-inf` at `y <= 0`."""

@@ -32,7 +32,7 @@ def token_layer(cell=None, vocab=VOCAB, jit_compile=False, covariates=None, **kw
 def beams(layer, seed, steps, num_beams, **kw):
     beam = samplers.BeamSampler(num_beams, return_all_beams=True)
     sequences, scores = layer.generate(seed, steps, sampler=beam, **kw)
-    return sequences.numpy(), scores.numpy()
+    return np.asarray(sequences), np.asarray(scores)
 
 
 def hand_scores(layer, seed, sequences, end_token=None):
@@ -81,10 +81,10 @@ def test_all_sequences_as_beams_find_the_brute_force_best():
     every = np.array(list(itertools.product(range(VOCAB), repeat=horizon)))
     sequences, scores = beams(layer, seed, horizon, VOCAB**horizon)
     assert sequences.shape == (9, 27, 3) and scores.shape == (9, 27)
-    greedy = layer.generate(seed, horizon).numpy()
+    greedy = np.asarray(layer.generate(seed, horizon))
     greedy_is_best = []
     for row in range(9):
-        brute = layer.score(np.repeat(seed[row : row + 1], 27, 0), every).numpy()
+        brute = np.asarray(layer.score(np.repeat(seed[row : row + 1], 27, 0), every))
         # Every sequence is a beam, once, and the best beam is brute force's.
         assert sorted(map(tuple, sequences[row])) == sorted(map(tuple, every))
         np.testing.assert_array_equal(sequences[row, 0], every[np.argmax(brute)])
@@ -132,7 +132,7 @@ def test_end_token_finishes_beams_that_keep_their_score():
 
 def test_when_every_beam_ends_the_loop_stops_and_pads():
     layer = token_layer(vocab=4)
-    bias = layer.head.bias.numpy()
+    bias = np.asarray(layer.head.bias).copy()
     bias[2] = 50.0  # token 2 is certain
     layer.head.bias.assign(bias)
     sequences, scores = beams(layer, np.array([[1, 3]]), 20, 3, end_token=2)
@@ -155,9 +155,9 @@ def test_length_penalty_changes_the_ranking_not_the_scores():
             )
     # Ranked by score / length ** 2: best first, by that key.
     sequences, scores = layer.generate(seed, 6, sampler=long, end_token=0)
-    ended = np.cumsum(sequences.numpy() == 0, -1) - (sequences.numpy() == 0)
+    ended = np.cumsum(np.asarray(sequences) == 0, -1) - (np.asarray(sequences) == 0)
     lengths = (ended == 0).sum(-1)
-    assert np.all(np.diff(scores.numpy() / lengths**2.0, axis=1) <= 1e-6)
+    assert np.all(np.diff(np.asarray(scores) / lengths**2.0, axis=1) <= 1e-6)
 
 
 def test_seed_mask_rows_equal_rows_alone():
@@ -215,7 +215,7 @@ def test_return_state_is_the_best_beams():
         seed, 6, sampler=samplers.BeamSampler(3), return_state=True
     )
     # The state that produced the last token: after reading seed and best[:-1].
-    read = np.concatenate([seed, best.numpy()[:, :-1]], 1)
+    read = np.concatenate([seed, np.asarray(best)[:, :-1]], 1)
     _, expected = layer.generate(read, 1, return_state=True)
     for a, b in zip(state, expected, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -230,7 +230,7 @@ def test_a_layer_whose_sampler_is_a_beam_search():
     assert clone.sampler.get_config() == layer.sampler.get_config()
     # Called on logits, as a per-step sampler, it is greedy.
     logits = np.array([[0.1, 3.0, 0.2], [2.0, 0.0, 1.9]])
-    assert samplers.BeamSampler(4)(logits).numpy().tolist() == [1, 0]
+    assert np.asarray(samplers.BeamSampler(4)(logits)).tolist() == [1, 0]
 
 
 def test_one_function_per_sampler_config_and_no_retrace_for_a_new_horizon():
@@ -242,7 +242,13 @@ def test_one_function_per_sampler_config_and_no_retrace_for_a_new_horizon():
     (function,) = functions.values()
     layer.generate(seed, 9, sampler=samplers.BeamSampler(2))  # another object
     layer.generate(np.array([[1, 2], [3, 4]]), 30, sampler=samplers.BeamSampler(2))
-    assert len(functions) == 1 and function.experimental_get_tracing_count() == 1
+    assert len(functions) == 1
+    if keras.backend.backend() == "jax":
+        # A JAX program has buffers of fixed size: the horizons 3 and 9 share
+        # one (16 steps), 30 with a new batch size another.
+        assert sum(layer._generation.programs.traces.values()) == 2
+    else:
+        assert function.experimental_get_tracing_count() == 1
     layer.generate(seed, 3, sampler=samplers.BeamSampler(3))
     layer.generate(seed, 3, sampler="top_k")
     layer.generate(seed, 3, sampler=samplers.TopKSampler(k=5))  # same as "top_k"
@@ -379,7 +385,9 @@ def test_score_is_traced_once_and_does_not_keep_the_layer_alive():
     layer.score(np.array([[1, 2]]), np.array([[0, 1]]))
     layer.score(np.array([[1, 2, 0], [2, 2, 1]]), np.array([[0, 1, 1, 2]] * 2))
     (function,) = _score._FUNCTIONS[layer].values()
-    assert function.experimental_get_tracing_count() == 1
+    if keras.backend.backend() == "tensorflow":
+        # One input signature; on JAX `jax.jit` compiles each new shape.
+        assert function.experimental_get_tracing_count() == 1
     ref = weakref.ref(layer)
     del layer, function
     gc.collect()

@@ -11,8 +11,8 @@ given) into a `jax.jit` program whose arguments are the values of the
 layer's variables, mapped onto the variables by a `keras.StatelessScope`:
 nothing of the weights is baked into the program, so a `fit` between calls
 compiles nothing anew. The seed generator's state is an argument too, and
-the program returns its new value, which the call assigns. The shapes that
-a program is compiled for:
+the program returns its new value; the call advances the generator by the
+difference. The shapes that a program is compiled for:
 
 - the batch size and `num_samples` (the loop's rows);
 - `capacity`: `steps` rounded up to a power of two (at least 16): a new
@@ -182,6 +182,7 @@ class Programs:
         self.traces = {}
         self._all_beams = {}  # key -> whether it returns (sequences, scores)
         self._lock = threading.Lock()
+        self._generator_lock = threading.Lock()
         generator = generation.seed_generator.state
         variables = [v for v in generation.variables if v is not generator]
         self._variables = variables
@@ -213,12 +214,19 @@ class Programs:
         if num_samples is not None:
             num_samples = int(num_samples)
         values = [v.value for v in self._variables]
+        seed_state = self._generator.value
         outputs, state, new_seed = function(
-            values, self._generator.value, seed, steps, options,
+            values, seed_state, seed, steps, options,
             capacity=_capacity(steps), num_samples=num_samples,
         )  # fmt: skip
         if new_seed is not None:
-            self._generator.assign(new_seed)
+            # The state advances by what this call drew, from where it is
+            # now: calls that overlap in time read the same state, and each
+            # counts (as on TensorFlow), so a later call never reads a state
+            # that an earlier one read.
+            with self._generator_lock:
+                advance = new_seed - seed_state
+                self._generator.assign(self._generator.value + advance)
         if self._all_beams.get(key):
             sequences, scores = outputs
             return (_cut(sequences, steps, 2), scores), state

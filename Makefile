@@ -39,22 +39,14 @@ test: $(VENV)/.installed-test
 	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
-# Unit tests and doctests (not slow) on Keras' JAX backend, in the same
-# environment with the jax extra; those of TensorFlow itself (marked
-# tensorflow_only: tf.function, GradientTape, ExportArchive, ...) skip there.
-# A subset: the backend-specific code (imports without TensorFlow, the seed
-# state in training loops, DataParallel, a file saved on TensorFlow generating
-# the same on JAX), training, distributions, samplers, schedules, callbacks,
-# lags, JAX generation against hand-written loops, and the doctests. The other
-# files test generation on TensorFlow's loop and have not been checked on JAX.
-JAX_TESTS := src tests/test_backends.py tests/test_jax_generate.py \
-	tests/test_loop_backends.py tests/test_training.py tests/test_callbacks.py \
-	tests/test_lags.py tests/test_distributions.py tests/test_losses.py \
-	tests/test_samplers.py tests/test_schedules.py tests/test_keras_private.py
-
+# The unit tests, doctests and README/docs examples (not slow) on Keras' JAX
+# backend, in the same environment with the jax extra; those of TensorFlow
+# itself (marked tensorflow_only: tf.function, GradientTape, ExportArchive,
+# the XLA fallback, int64 tensors, ...) skip there, and tests/test_jax_generate.py
+# runs there only.
 test-jax: export KERAS_BACKEND := jax
 test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
-	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10 $(JAX_TESTS))
+	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10 tests src)
 
 # The tests marked slow, notebooks, figure scripts and the browser check of
 # the site included. CI runs them after `make test`.

@@ -1,6 +1,7 @@
 """The package on every Keras backend: imports, the seed state in training loops.
 
-The other tests run on TensorFlow (`make test`) and on JAX (`make test-jax`);
+The other tests run on TensorFlow (`make test`), on JAX (`make test-jax`) and,
+for generation, on torch (`make test-torch`);
 those here check what differs between backends.
 """
 
@@ -34,20 +35,18 @@ def _run(script, backend, timeout=300, env=None):
 
 @pytest.mark.skipif(
     BACKEND == "tensorflow",
-    reason="started from `make test-jax`, so that `make test` stays as fast",
+    reason="started from `make test-jax` and `make test-torch`, so that "
+    "`make test` stays as fast",
 )
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_imports_without_tensorflow(backend):
-    if backend == "torch":
-        pytest.importorskip("torch")
+def test_imports_without_tensorflow():
     script = (
         "import sys\n"
         "sys.modules['tensorflow'] = None  # any import of it fails\n"
         "import keras, selffeed_keras\n"
-        f"assert keras.backend.backend() == {backend!r}\n"
+        f"assert keras.backend.backend() == {BACKEND!r}\n"
         "print('imported', selffeed_keras.__version__)\n"
     )
-    result = _run(script, backend)
+    result = _run(script, BACKEND)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "imported" in result.stdout
 
@@ -84,8 +83,9 @@ def test_seed_state_of_a_masked_row_lags_and_the_furthest_row_is_read():
 def test_training_on_own_draws_advances_the_generator_once_per_draw():
     # Every step draws once (the fed-back sample) after one draw of coins,
     # whether the loop assigns the generator in place (TensorFlow) or
-    # carries its state through the loop (JAX). TensorFlow's RNN runs the
-    # first step once more, outside its loop, to learn the output's shape.
+    # carries its state through the loop (JAX). TensorFlow's RNN, and
+    # torch's port of it, run the first step once more, outside the loop,
+    # to learn the output's shape.
     layer = SelfFeedingRNN(
         keras.layers.LSTMCell(8),
         distribution="normal",
@@ -97,7 +97,7 @@ def test_training_on_own_draws_advances_the_generator_once_per_draw():
     state = keras.ops.convert_to_numpy(layer.seed_generator.state.value)
     first = keras.ops.convert_to_numpy(layer(x, training=True))
     after = keras.ops.convert_to_numpy(layer.seed_generator.state.value)
-    extra = 1 if BACKEND == "tensorflow" else 0
+    extra = 0 if BACKEND == "jax" else 1
     assert after[0] == state[0] and after[1] == state[1] + 1 + 6 + extra
     # The next call draws other values.
     second = keras.ops.convert_to_numpy(layer(x, training=True))
@@ -192,9 +192,8 @@ print(json.dumps(losses))
 """
 
 
-@pytest.mark.slow  # torch starts slowly, and the unit extra does not install it
+@pytest.mark.skipif(BACKEND != "torch", reason="runs on torch: `make test-torch`")
 def test_fit_save_and_load_on_torch(tmp_path):
-    pytest.importorskip("torch")
     script = f"import os\nos.chdir({str(tmp_path)!r})\n" + FIT_AND_RELOAD
     result = _run(script, "torch")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -263,8 +262,8 @@ np.savez(
 
 
 @pytest.mark.skipif(
-    BACKEND == "tensorflow",
-    reason="started from `make test-jax`, so that `make test` stays as fast",
+    BACKEND != "jax",
+    reason="started from `make test-jax` (torch: tests/test_torch_generate.py)",
 )
 def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
     script = ["-c", CROSS_BACKEND, str(tmp_path)]

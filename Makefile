@@ -8,7 +8,7 @@ export NO_MKDOCS_2_WARNING := 1
 
 LINT_PATHS := $(wildcard src tests benchmarks examples notebooks docs/hooks conftest.py)
 
-.PHONY: demo test test-jax test-slow test-oldest dist format bench notebooks figures docs docs-check chromium clean
+.PHONY: demo test test-jax test-torch test-slow test-oldest dist format bench notebooks figures docs docs-check chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,18 @@ JAX_TESTS := src tests/test_backends.py tests/test_jax_generate.py \
 test-jax: export KERAS_BACKEND := jax
 test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10 $(JAX_TESTS))
+
+# Generation on Keras' torch backend, an eager loop (the unit extra and the
+# torch extra, in the same environment): against hand-written loops, beams
+# against score, random streams, a file saved on TensorFlow; what differs
+# between backends (imports without TensorFlow, fit and reload); the
+# doctests. The other files test TensorFlow's and JAX's loops.
+TORCH_TESTS := src tests/test_torch_generate.py tests/test_backends.py \
+	tests/test_loop_backends.py
+
+test-torch: export KERAS_BACKEND := torch
+test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch
+	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10 $(TORCH_TESTS))
 
 # The tests marked slow, notebooks, figure scripts and the browser check of
 # the site included. CI runs them after `make test`.

@@ -157,47 +157,34 @@ def test_data_parallel_on_two_devices_matches_one_device():
     assert losses["weights"] < 1e-5
 
 
-FIT_AND_RELOAD = """
-import json
-import keras
-import numpy as np
-from selffeed_keras import SelfFeedingRNN, callbacks, schedules
-
-keras.utils.set_random_seed(0)
-series = np.sin(0.3 * np.arange(200, dtype="float32"))
-windows = np.lib.stride_tricks.sliding_window_view(series, 13)[::2, :, None]
-x, y = windows[:, :-1], windows[:, 1:]
-losses = {}
-for name, options in {
-    "teacher_forced": {"head": keras.layers.Dense(1)},
-    "free_running": {"head": keras.layers.Dense(1), "sampling_probability": 1.0},
-    "normal_scheduled": {"distribution": "normal"},
-}.items():
-    layer = SelfFeedingRNN(keras.layers.LSTMCell(8, dropout=0.1), **options)
-    model = keras.Sequential([keras.Input((None, 1)), layer])
-    loss = layer.distribution.loss if layer.distribution else "mse"
-    model.compile(keras.optimizers.Adam(0.01), loss)
-    schedule = callbacks.ScheduledSampling(schedules.Linear(0.0, 1.0, steps=2))
-    extra = [schedule] if name == "normal_scheduled" else []
-    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=extra)
-    losses[name] = history.history
-    model.save("model.keras")
-    loaded = keras.saving.load_model("model.keras")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(loaded(x[:4])),
-        keras.ops.convert_to_numpy(model(x[:4])),
-        atol=1e-6,
-    )
-print(json.dumps(losses))
-"""
-
-
 @pytest.mark.skipif(BACKEND != "torch", reason="runs on torch: `make test-torch`")
 def test_fit_save_and_load_on_torch(tmp_path):
-    script = f"import os\nos.chdir({str(tmp_path)!r})\n" + FIT_AND_RELOAD
-    result = _run(script, "torch")
-    assert result.returncode == 0, result.stderr[-3000:]
-    histories = json.loads(result.stdout.strip().splitlines()[-1])
+    from selffeed_keras import callbacks, schedules
+
+    series = np.sin(0.3 * np.arange(200, dtype="float32"))
+    windows = np.lib.stride_tricks.sliding_window_view(series, 13)[::2, :, None]
+    x, y = windows[:, :-1], windows[:, 1:]
+    histories = {}
+    for name, options in {
+        "teacher_forced": {"head": keras.layers.Dense(1)},
+        "free_running": {"head": keras.layers.Dense(1), "sampling_probability": 1.0},
+        "normal_scheduled": {"distribution": "normal"},
+    }.items():
+        layer = SelfFeedingRNN(keras.layers.LSTMCell(8, dropout=0.1), **options)
+        model = keras.Sequential([keras.Input((None, 1)), layer])
+        loss = layer.distribution.loss if layer.distribution else "mse"
+        model.compile(keras.optimizers.Adam(0.01), loss)
+        schedule = callbacks.ScheduledSampling(schedules.Linear(0.0, 1.0, steps=2))
+        extra = [schedule] if name == "normal_scheduled" else []
+        history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=extra)
+        histories[name] = history.history
+        model.save(tmp_path / f"{name}.keras")
+        loaded = keras.saving.load_model(tmp_path / f"{name}.keras")
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(loaded(x[:4])),
+            keras.ops.convert_to_numpy(model(x[:4])),
+            atol=1e-6,
+        )
     for name in ["teacher_forced", "free_running"]:
         loss = histories[name]["loss"]
         assert np.all(np.isfinite(loss)) and loss[-1] < loss[0], (name, loss)

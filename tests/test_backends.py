@@ -272,21 +272,31 @@ def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
     np.testing.assert_allclose(on_jax["scores"], on_tensorflow["scores"], atol=1e-4)
 
 
+def defined_names(path):
+    """The functions, classes and variables a module defines at its top level.
+
+    Read, not imported: each backend's module imports its backend's package.
+    """
+    tree = ast.parse(pathlib.Path(path).read_text())
+    defined = {
+        n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    }
+    defined |= {
+        target.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for target in n.targets
+        if isinstance(target, ast.Name)
+    }
+    return defined
+
+
 def test_every_backend_module_offers_the_same_names():
-    # Read, not imported: each module imports its backend's package.
     package = _backend
     directory = pathlib.Path(package.__file__).parent
     names = {}
     for backend in ["tensorflow", "jax", "torch"]:
-        tree = ast.parse((directory / f"{backend}.py").read_text())
-        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-        defined |= {
-            target.id
-            for n in tree.body
-            if isinstance(n, ast.Assign)
-            for target in n.targets
-            if isinstance(target, ast.Name)
-        }
+        defined = defined_names(directory / f"{backend}.py")
         names[backend] = {name for name in defined if not name.startswith("_")}
     assert names["jax"] == names["tensorflow"] == names["torch"]
     exported = {name for name in vars(package) if name.isupper() or name.islower()}

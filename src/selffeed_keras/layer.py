@@ -183,7 +183,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             not recompile it. `"auto"` uses XLA and, for a cell that XLA
             cannot compile, warns and runs without it; True raises instead.
             Random samplers draw other tokens under XLA than without it for
-            the same `random_seed`; each is reproducible. Defaults to
+            the same `random_seed`; each is reproducible. On JAX the whole
+            call is one `jax.jit` program whatever its value, and on torch,
+            whose loop runs eagerly, it has no effect. Defaults to
             `"auto"`.
         lags: tuple of distinct positive ints that includes 1. At the step
             that reads element `t` (and predicts `t + 1`), the cell reads,

@@ -115,6 +115,35 @@ def test_end_token_beams_and_scores():
             assert (beam[hits[0] :] == end_token).all()
 
 
+def test_score_with_a_seed_mask_and_an_end_token():
+    layer = token_layer("gru_cell")
+    seed, continuation = tokens(), tokens(time=6, seed=2)
+    mask = np.ones(seed.shape, bool)
+    mask[1, :4] = False
+    masked = numpy(layer.score(seed, continuation, seed_mask=mask))
+    alone = numpy(layer.score(seed[1:, 4:], continuation[1:]))
+    np.testing.assert_allclose(masked[1], alone[0], atol=1e-5)
+    # Nothing after a row's first end token counts.
+    end_token = int(continuation[0, 2])
+    first = np.flatnonzero(continuation[0] == end_token)[0]
+    ended = numpy(layer.score(seed, continuation, end_token=end_token))
+    cut = numpy(layer.score(seed[:1], continuation[:1, : first + 1]))
+    np.testing.assert_allclose(ended[0], cut[0], atol=1e-5)
+
+
+def test_beams_read_covariates_as_greedy_does():
+    layer = token_layer("lstm_cell")
+    seed = tokens()
+    covariates = np.random.default_rng(3).normal(size=(3, 9 + 8 - 1, 2))
+    covariates = covariates.astype("float32")
+    greedy = numpy(layer.generate(seed, 8, covariates=covariates))
+    np.testing.assert_array_equal(greedy, reference(layer, seed, 8, covariates))
+    one_beam = layer.generate(
+        seed, 8, covariates=covariates, sampler=samplers.BeamSampler(1)
+    )
+    np.testing.assert_array_equal(numpy(one_beam), greedy)
+
+
 def test_per_call_samplers():
     layer = token_layer("lstm_cell", sampler="random")
     seed = tokens()

@@ -13,6 +13,7 @@ methods of the same row, measured in the same run.
 
 import argparse
 import datetime
+import importlib.util
 import os
 import platform
 import resource
@@ -922,9 +923,7 @@ def bench_torch(quick):
     Each backend runs in a process of its own; the processes take turns,
     round after round, so that the backends share the machine's load alike.
     """
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:  # not imported here: slow
         print("torch is not installed (`pip install -e '.[torch]'`): no section.\n")
         return
     # The quick run (a smoke test) starts torch's process only.

@@ -131,10 +131,11 @@ def stream(variable, reservation):
 
     Reads the generator's state and adds one to its counter (under a lock,
     so that concurrent calls each advance it), and mixes the state read
-    with `reservation` into a `(2,)` int32 seed state `[mixed, 0]`: Keras'
-    torch draws seed each draw from the sum of the two, and the counter
-    advances per draw. The mixing is NumPy's `SeedSequence`, on the host:
-    once per call.
+    with `reservation` into a `(2,)` int32 seed state `[mixed, 0]`. Keras'
+    torch backend seeds each draw with the sum of the two words, and the
+    second advances by one per draw, so two calls' streams meet only if
+    their mixed words lie closer than the draws they make. The mixing is
+    NumPy's `SeedSequence`, on the host: once per call.
     """
     with _STREAM_LOCK:
         state = variable.value

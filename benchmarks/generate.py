@@ -13,6 +13,7 @@ methods of the same row, measured in the same run.
 
 import argparse
 import datetime
+import importlib.util
 import os
 import platform
 import resource
@@ -29,7 +30,7 @@ import numpy as np  # noqa: E402
 
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
-else:  # a `--backend-cases` run on JAX: TensorFlow stays out of the process
+else:  # a `--backend-cases` run on JAX or torch: TensorFlow stays out of it
     tf = None
 
 import selffeed_keras  # noqa: E402
@@ -897,6 +898,70 @@ def bench_backends(quick):
     print_table(header, rows)
 
 
+# (units, batch, steps) of the torch section: the eager loop's cost per step.
+TORCH_CASES = [(32, 1, 100), (32, 1, 1_000), (256, 64, 100)]
+
+
+def torch_cases(quick):
+    """Run with KERAS_BACKEND set: `generate`'s time per call, by case.
+
+    Prints one line per case: units, batch, steps, the median and quartiles
+    of a call in ms, and the number of calls.
+    """
+    for units, batch, steps in [(8, 1, 10)] if quick else TORCH_CASES:
+        layer = make_layer("sine", units)
+        seed = make_seed("sine", batch, BACKEND_SEED)
+        call = lambda g=layer.generate, s=seed, n=steps: ready(g(s, n))  # noqa: E731
+        times = side_by_side_times({"generate": call}, 0.2 if quick else 3, 5)
+        q = np.percentile(np.asarray(times["generate"]) * 1e3, [25, 50, 75])
+        print(units, batch, steps, *(f"{x:.4f}" for x in q), len(times["generate"]))
+
+
+def bench_torch(quick):
+    """torch's eager loop against TensorFlow's and JAX's compiled loops.
+
+    Each backend runs in a process of its own; the processes take turns,
+    round after round, so that the backends share the machine's load alike.
+    """
+    if importlib.util.find_spec("torch") is None:  # not imported here: slow
+        print("torch is not installed (`pip install -e '.[torch]'`): no section.\n")
+        return
+    # The quick run (a smoke test) starts torch's process only.
+    backends = ["tensorflow"] + (["jax"] if jax else []) + ["torch"]
+    backends = ["torch"] if quick else backends
+    rows = []
+    for round_ in range(1 if quick else 3):
+        for backend in backends:
+            env = dict(os.environ, KERAS_BACKEND=backend)
+            result = subprocess.run(
+                [sys.executable, __file__, "--torch-cases"]
+                + (["--quick"] if quick else []),
+                capture_output=True, text=True, check=True, env=env,
+            )  # fmt: skip
+            for line in result.stdout.strip().splitlines():
+                units, batch, steps, *q, calls = line.split()
+                low, median, high = (float(x) for x in q)
+                rows.append(
+                    [
+                        f"{round_ + 1}",
+                        backend,
+                        f"LSTMCell({units}), batch {batch}, {int(steps):,} steps",
+                        f"{median:.2f} ({low:.2f}–{high:.2f})",
+                        f"{1e3 * median / int(steps):.1f}",
+                        calls,
+                    ]
+                )
+    header = [
+        "round",
+        "backend",
+        "case (50-step seed)",
+        "generate, ms: median (quartiles)",
+        "us per step",
+        "calls",
+    ]
+    print_table(header, rows)
+
+
 def first_call():
     """Run in a fresh process: seconds of the first call, by part."""
     start = time.perf_counter()
@@ -948,6 +1013,7 @@ SECTIONS = {
     "lags": ("Lags: (1,) against (1, 48, 336)", bench_lags),
     "tracing": ("Tracing and compiling: first call, then new lengths", bench_tracing),
     "backends": ("JAX and TensorFlow against a jitted JAX scan", bench_backends),
+    "torch": ("torch's eager loop against the compiled loops", bench_torch),
     "memory": (
         "Long generation: peak memory (sine, LSTMCell(32), batch 1)",
         bench_memory,
@@ -961,6 +1027,7 @@ def main():
     parser.add_argument("--peak-memory", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--first-call", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend-cases", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--torch-cases", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--only",
         nargs="+",
@@ -976,6 +1043,9 @@ def main():
         return
     if args.backend_cases:
         backend_cases(args.quick)
+        return
+    if args.torch_cases:
+        torch_cases(args.quick)
         return
     print("# generate: per-step cost of free running\n")
     environment()

@@ -1,6 +1,7 @@
 """The package on every Keras backend: imports, the seed state in training loops.
 
-The other tests run on TensorFlow (`make test`) and on JAX (`make test-jax`);
+The other tests run on TensorFlow (`make test`), on JAX (`make test-jax`) and,
+for generation, on torch (`make test-torch`);
 those here check what differs between backends.
 """
 
@@ -34,20 +35,18 @@ def _run(script, backend, timeout=300, env=None):
 
 @pytest.mark.skipif(
     BACKEND == "tensorflow",
-    reason="started from `make test-jax`, so that `make test` stays as fast",
+    reason="started from `make test-jax` and `make test-torch`, so that "
+    "`make test` stays as fast",
 )
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_imports_without_tensorflow(backend):
-    if backend == "torch":
-        pytest.importorskip("torch")
+def test_imports_without_tensorflow():
     script = (
         "import sys\n"
         "sys.modules['tensorflow'] = None  # any import of it fails\n"
         "import keras, selffeed_keras\n"
-        f"assert keras.backend.backend() == {backend!r}\n"
+        f"assert keras.backend.backend() == {BACKEND!r}\n"
         "print('imported', selffeed_keras.__version__)\n"
     )
-    result = _run(script, backend)
+    result = _run(script, BACKEND)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "imported" in result.stdout
 
@@ -84,8 +83,9 @@ def test_seed_state_of_a_masked_row_lags_and_the_furthest_row_is_read():
 def test_training_on_own_draws_advances_the_generator_once_per_draw():
     # Every step draws once (the fed-back sample) after one draw of coins,
     # whether the loop assigns the generator in place (TensorFlow) or
-    # carries its state through the loop (JAX). TensorFlow's RNN runs the
-    # first step once more, outside its loop, to learn the output's shape.
+    # carries its state through the loop (JAX). TensorFlow's RNN, and
+    # torch's port of it, run the first step once more, outside the loop,
+    # to learn the output's shape.
     layer = SelfFeedingRNN(
         keras.layers.LSTMCell(8),
         distribution="normal",
@@ -97,7 +97,7 @@ def test_training_on_own_draws_advances_the_generator_once_per_draw():
     state = keras.ops.convert_to_numpy(layer.seed_generator.state.value)
     first = keras.ops.convert_to_numpy(layer(x, training=True))
     after = keras.ops.convert_to_numpy(layer.seed_generator.state.value)
-    extra = 1 if BACKEND == "tensorflow" else 0
+    extra = 0 if BACKEND == "jax" else 1
     assert after[0] == state[0] and after[1] == state[1] + 1 + 6 + extra
     # The next call draws other values.
     second = keras.ops.convert_to_numpy(layer(x, training=True))
@@ -157,48 +157,34 @@ def test_data_parallel_on_two_devices_matches_one_device():
     assert losses["weights"] < 1e-5
 
 
-FIT_AND_RELOAD = """
-import json
-import keras
-import numpy as np
-from selffeed_keras import SelfFeedingRNN, callbacks, schedules
-
-keras.utils.set_random_seed(0)
-series = np.sin(0.3 * np.arange(200, dtype="float32"))
-windows = np.lib.stride_tricks.sliding_window_view(series, 13)[::2, :, None]
-x, y = windows[:, :-1], windows[:, 1:]
-losses = {}
-for name, options in {
-    "teacher_forced": {"head": keras.layers.Dense(1)},
-    "free_running": {"head": keras.layers.Dense(1), "sampling_probability": 1.0},
-    "normal_scheduled": {"distribution": "normal"},
-}.items():
-    layer = SelfFeedingRNN(keras.layers.LSTMCell(8, dropout=0.1), **options)
-    model = keras.Sequential([keras.Input((None, 1)), layer])
-    loss = layer.distribution.loss if layer.distribution else "mse"
-    model.compile(keras.optimizers.Adam(0.01), loss)
-    schedule = callbacks.ScheduledSampling(schedules.Linear(0.0, 1.0, steps=2))
-    extra = [schedule] if name == "normal_scheduled" else []
-    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=extra)
-    losses[name] = history.history
-    model.save("model.keras")
-    loaded = keras.saving.load_model("model.keras")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(loaded(x[:4])),
-        keras.ops.convert_to_numpy(model(x[:4])),
-        atol=1e-6,
-    )
-print(json.dumps(losses))
-"""
-
-
-@pytest.mark.slow  # torch starts slowly, and the unit extra does not install it
+@pytest.mark.skipif(BACKEND != "torch", reason="runs on torch: `make test-torch`")
 def test_fit_save_and_load_on_torch(tmp_path):
-    pytest.importorskip("torch")
-    script = f"import os\nos.chdir({str(tmp_path)!r})\n" + FIT_AND_RELOAD
-    result = _run(script, "torch")
-    assert result.returncode == 0, result.stderr[-3000:]
-    histories = json.loads(result.stdout.strip().splitlines()[-1])
+    from selffeed_keras import callbacks, schedules
+
+    series = np.sin(0.3 * np.arange(200, dtype="float32"))
+    windows = np.lib.stride_tricks.sliding_window_view(series, 13)[::2, :, None]
+    x, y = windows[:, :-1], windows[:, 1:]
+    histories = {}
+    for name, options in {
+        "teacher_forced": {"head": keras.layers.Dense(1)},
+        "free_running": {"head": keras.layers.Dense(1), "sampling_probability": 1.0},
+        "normal_scheduled": {"distribution": "normal"},
+    }.items():
+        layer = SelfFeedingRNN(keras.layers.LSTMCell(8, dropout=0.1), **options)
+        model = keras.Sequential([keras.Input((None, 1)), layer])
+        loss = layer.distribution.loss if layer.distribution else "mse"
+        model.compile(keras.optimizers.Adam(0.01), loss)
+        schedule = callbacks.ScheduledSampling(schedules.Linear(0.0, 1.0, steps=2))
+        extra = [schedule] if name == "normal_scheduled" else []
+        history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=extra)
+        histories[name] = history.history
+        model.save(tmp_path / f"{name}.keras")
+        loaded = keras.saving.load_model(tmp_path / f"{name}.keras")
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(loaded(x[:4])),
+            keras.ops.convert_to_numpy(model(x[:4])),
+            atol=1e-6,
+        )
     for name in ["teacher_forced", "free_running"]:
         loss = histories[name]["loss"]
         assert np.all(np.isfinite(loss)) and loss[-1] < loss[0], (name, loss)
@@ -263,8 +249,8 @@ np.savez(
 
 
 @pytest.mark.skipif(
-    BACKEND == "tensorflow",
-    reason="started from `make test-jax`, so that `make test` stays as fast",
+    BACKEND != "jax",
+    reason="started from `make test-jax` (torch: tests/test_torch_generate.py)",
 )
 def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
     script = ["-c", CROSS_BACKEND, str(tmp_path)]
@@ -286,21 +272,31 @@ def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
     np.testing.assert_allclose(on_jax["scores"], on_tensorflow["scores"], atol=1e-4)
 
 
+def defined_names(path):
+    """The functions, classes and variables a module defines at its top level.
+
+    Read, not imported: each backend's module imports its backend's package.
+    """
+    tree = ast.parse(pathlib.Path(path).read_text())
+    defined = {
+        n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    }
+    defined |= {
+        target.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for target in n.targets
+        if isinstance(target, ast.Name)
+    }
+    return defined
+
+
 def test_every_backend_module_offers_the_same_names():
-    # Read, not imported: each module imports its backend's package.
     package = _backend
     directory = pathlib.Path(package.__file__).parent
     names = {}
     for backend in ["tensorflow", "jax", "torch"]:
-        tree = ast.parse((directory / f"{backend}.py").read_text())
-        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-        defined |= {
-            target.id
-            for n in tree.body
-            if isinstance(n, ast.Assign)
-            for target in n.targets
-            if isinstance(target, ast.Name)
-        }
+        defined = defined_names(directory / f"{backend}.py")
         names[backend] = {name for name in defined if not name.startswith("_")}
     assert names["jax"] == names["tensorflow"] == names["torch"]
     exported = {name for name in vars(package) if name.isupper() or name.islower()}

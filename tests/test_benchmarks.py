@@ -29,6 +29,7 @@ BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
                 "## Sample paths",
                 "## Lags: (1,) against (1, 48, 336)",
                 "| traces |",
+                "## torch's eager loop against the compiled loops",
                 "## Long generation: peak memory",
             ],
         ),

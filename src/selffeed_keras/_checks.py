@@ -196,8 +196,10 @@ def steps(value):
 def random_seed(value):
     """Returns `random_seed` as a scalar tensor, None for None, or raises.
 
-    Its dtype is the one of the backend's seed state: int64 on TensorFlow,
-    uint32 on JAX, which holds every allowed seed.
+    Its dtype is the one of the backend's seed state where that holds every
+    allowed seed: int64 on TensorFlow, uint32 on JAX. torch's seed state is
+    int32, which stops at 2**31 - 1: the seed goes as int64, and the
+    program bit-casts it into the state.
     """
     if value is None:
         return None
@@ -205,9 +207,8 @@ def random_seed(value):
         "None, a non-negative integer up to 2**32 - 1 (what the seed state of "
         "every Keras backend holds) or a scalar integer tensor"
     )
-    return _integer_tensor(
-        value, "random_seed", expected, 0, SEED_MAX, _backend.SEED_DTYPE
-    )
+    dtype = "int64" if _backend.SEED_DTYPE == "int32" else _backend.SEED_DTYPE
+    return _integer_tensor(value, "random_seed", expected, 0, SEED_MAX, dtype)
 
 
 def keras_seed(value):

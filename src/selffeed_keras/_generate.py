@@ -2,8 +2,9 @@
 
 `Generation` holds, for one layer configuration, the programs that generate,
 one per combination of optional arguments, each traced once by the backend's
-`_loop.Programs` (a `tf.function` with an input signature, or a `jax.jit`
-program whose arguments are the variables' values). The graph here is
+`_loop.Programs` (a `tf.function` with an input signature, a `jax.jit`
+program whose arguments are the variables' values, or on torch the graph
+run eagerly). The graph here is
 `keras.ops` and knows no backend. One program runs the seed's warm-up and
 the free-running steps in the same compiled loop: at step `t` the cell reads
 seed step `t` while `t` is inside the seed, its own last output after, and

@@ -9,7 +9,8 @@ of token models, the distribution's `log_prob` of distribution models (with
 The pass is traced once per layer and combination of optional arguments by
 the backend's `_loop.function`: on TensorFlow with an input signature (a new
 length or batch reuses it), on JAX as a `jax.jit` program that takes the
-weights as arguments (a new shape compiles anew).
+weights as arguments (a new shape compiles anew); on torch it runs eagerly,
+without gradients.
 """
 
 import threading

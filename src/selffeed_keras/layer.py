@@ -93,9 +93,10 @@ class SelfFeedingRNN(keras.layers.Layer):
     teacher-forced: output `t` is the head's prediction after reading inputs
     `0..t`, so it trains with `model.fit` on targets shifted by one step.
     `generate(seed, steps)` warms the state up on a seed, then feeds each
-    prediction back as the next input, all in one compiled `tf.while_loop`
-    that is traced once, whatever `steps` or the seed length. The same
-    weights serve both.
+    prediction back as the next input, all in one compiled loop (a
+    `tf.while_loop` traced once, whatever `steps` or the seed length; on
+    JAX a `jax.jit` program; on torch an eager loop). The same weights serve
+    both.
 
     Covariates are inputs read at every step but never predicted (a
     calendar, a price, a plant's control input): pass them as
@@ -182,7 +183,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             not recompile it. `"auto"` uses XLA and, for a cell that XLA
             cannot compile, warns and runs without it; True raises instead.
             Random samplers draw other tokens under XLA than without it for
-            the same `random_seed`; each is reproducible. Defaults to
+            the same `random_seed`; each is reproducible. On JAX the whole
+            call is one `jax.jit` program whatever its value, and on torch,
+            whose loop runs eagerly, it has no effect. Defaults to
             `"auto"`.
         lags: tuple of distinct positive ints that includes 1. At the step
             that reads element `t` (and predicts `t + 1`), the cell reads,
@@ -719,15 +722,17 @@ class SelfFeedingRNN(keras.layers.Layer):
         """Generates the `steps` elements that follow `seed`, on its own outputs.
 
         The cell reads the seed's steps, then each element it generates, in
-        one compiled loop. On TensorFlow it is a `tf.while_loop` traced once:
+        one loop. On TensorFlow it is a `tf.while_loop` traced once:
         a new `steps`, seed length or batch size does not retrace it. On JAX
         it is a `jax.lax.while_loop` in one `jax.jit` program that takes the
         weights as arguments (a `fit` between calls compiles nothing anew);
         it compiles once per batch size, `num_samples`, power of two of
         `steps` and bucket of seed lengths (each at most a quarter longer
-        than the last). The prediction after the seed's last step is the
-        first generated element, and each element is fed back to produce
-        the next.
+        than the last). On torch, which Keras compiles nothing for, it is
+        an eager Python loop, one step per iteration, without gradients:
+        the same results, at a higher cost per step. The prediction after
+        the seed's last step is the first generated element, and each
+        element is fed back to produce the next.
 
         Args:
             seed: `(batch, seed_time, features)` values for continuous models,

@@ -15,12 +15,16 @@ behind the same names in each module:
 
 `tensorflow.py` runs a chunked `tf.while_loop` compiled by XLA, in a
 `tf.function` that reads the layer's variables; `jax.py` a `jax.lax` loop in
-one `jax.jit` program whose arguments are the variables' values. The modules
+one `jax.jit` program whose arguments are the variables' values; `torch.py`
+an eager Python loop, one step per iteration, without gradients. The modules
 above this one (`_generate`, `_warm_up`, `_beam`) are `keras.ops` and know
 no backend.
 """
 
 import keras
+
+# Refuses, at import, a backend that has none of these modules.
+from selffeed_keras import _backend  # noqa: F401
 
 BACKEND = keras.backend.backend()
 
@@ -29,7 +33,7 @@ if BACKEND == "tensorflow":
 elif BACKEND == "jax":
     from selffeed_keras._loop import jax as _impl
 else:
-    from selffeed_keras._loop import unsupported as _impl
+    from selffeed_keras._loop import torch as _impl
 
 _MAX_CHUNK = _impl._MAX_CHUNK
 Programs = _impl.Programs

@@ -169,14 +169,18 @@ class Generation:
         end_token=None, random_seed=None, num_samples=None, reservation=None, *,
         jit_compile, capacity=None,
     ):  # fmt: skip
-        """The generation graph: one compiled loop over the seed, then free.
+        """The generation graph: the seed, then the free run, compiled.
 
-        At loop step `t` the cell reads seed step `t` while `t` is inside the
-        seed (a masked step keeps the row's carry), its own last element
-        after, and column `t` of the covariates throughout; from the seed's
-        last step on, each step draws the next element from its head output.
-        With `num_samples`, the seed is read once per row first, the rows are
-        repeated, and each path draws its own elements, the first included.
+        Where `_loop.SEED_IN_THE_FREE_LOOP` (TensorFlow), one loop: at loop
+        step `t` the cell reads seed step `t` while `t` is inside the seed (a
+        masked step keeps the row's carry), its own last element after, and
+        column `t` of the covariates throughout; from the seed's last step
+        on, each step draws the next element from its head output. Elsewhere
+        the seed is read in a loop of its own, the first element drawn after
+        it, and the free run reads its own elements only; the draws are the
+        same. With `num_samples`, the seed is read once per row first, the
+        rows are repeated, and each path draws its own elements, the first
+        included.
         `capacity` is None, or (on backends whose buffers have a fixed size)
         the number of steps the outputs hold, at least `steps`.
         """
@@ -202,7 +206,7 @@ class Generation:
                 new["done"] = ops.logical_or(carry["done"], ops.equal(value, end_token))
             return value, dict(new, value=value)
 
-        if num_samples is None:
+        if num_samples is None and _loop.SEED_IN_THE_FREE_LOOP:
             # The seed and the free run in one loop; the first draw is at the
             # seed's last step.
             carry = _warm_up.start(step, seed, mask, initial_state)
@@ -210,14 +214,17 @@ class Generation:
             length, first_draw = seed_time + steps - 1, seed_time - 1
             kept = capacity
         else:
+            # The seed in a loop of its own (with paths, read once per row),
+            # then the free run from the first draw.
             carry = _warm_up.run(
                 step, seed, mask, initial_state, covariates, jit_compile=jit_compile
             )
-            carry = _warm_up.repeat(step, carry, num_samples)
-            inputs = None
-            if covariates is not None:
-                free = covariates[seed_time:]
-                inputs = {"covariates": ops.repeat(free, num_samples, axis=1)}
+            free = None if covariates is None else covariates[seed_time:]
+            if num_samples is not None:
+                carry = _warm_up.repeat(step, carry, num_samples)
+                if free is not None:
+                    free = ops.repeat(free, num_samples, axis=1)
+            inputs = None if free is None else {"covariates": free}
             length, first_draw = steps - 1, None
             kept = None if capacity is None else capacity - 1
         if reservation is not None:

@@ -11,7 +11,10 @@ behind the same names in each module:
 - `Programs(generation)`: traces the generation graph once per key (the
   optional arguments given), caches it and runs it;
 - `stream(variable, reservation)`: a call's random stream;
-- `function(fn, signature, variables)`: any other traced function (`score`).
+- `function(fn, signature, variables)`: any other traced function (`score`);
+- `SEED_IN_THE_FREE_LOOP`: whether generation reads the seed in the loop
+  that runs free (one compiled chunk on TensorFlow) or in a loop of its own
+  first (JAX, torch: the free steps skip the seed's selects).
 
 `tensorflow.py` runs a chunked `tf.while_loop` compiled by XLA, in a
 `tf.function` that reads the layer's variables; `jax.py` a `jax.lax` loop in
@@ -37,6 +40,7 @@ else:
 
 _MAX_CHUNK = _impl._MAX_CHUNK
 Programs = _impl.Programs
+SEED_IN_THE_FREE_LOOP = _impl.SEED_IN_THE_FREE_LOOP
 check_time = _impl.check_time
 executing_eagerly = _impl.executing_eagerly
 fill_after = _impl.fill_after
@@ -47,6 +51,7 @@ stream = _impl.stream
 __all__ = [
     "BACKEND",
     "Programs",
+    "SEED_IN_THE_FREE_LOOP",
     "_MAX_CHUNK",
     "check_time",
     "executing_eagerly",

@@ -36,6 +36,14 @@ _MAX_CHUNK = 4096
 
 _MIN_CAPACITY = 16
 
+# Generation reads the seed in a loop of its own, then runs free: both loops
+# are in the one program, and the free run's steps skip the seed's per-step
+# selects (the input, the seed mask over the cell state). Measured on a
+# 2-core AMD EPYC, LSTMCell(32), 50-step seed, against a hand-written jitted
+# `lax.scan`: 1.49x (100 steps) and 2.99x (10,000) in one loop, 1.09x and
+# 1.07x in two.
+SEED_IN_THE_FREE_LOOP = False
+
 
 def executing_eagerly():
     """Always: generate is called from Python, and compiles its own program."""

@@ -38,6 +38,14 @@ import tensorflow as tf
 _MAX_CHUNK = 4096
 _CHUNK_BYTES = 4 * 2**20
 
+# Generation reads the seed and runs free in one loop, the cell reading a
+# seed step or its own last element by a `tf.cond` at each step: one compiled
+# chunk serves both, where a loop of its own for the seed would add a second
+# chunk to compile and to call (about 35 us of a 100-step call). Measured on
+# a 2-core AMD EPYC, LSTMCell(32), 50-step seed: 0.82 ms (100 steps) and
+# 9.97 ms (10,000) in one loop, 0.85 and 8.52 ms in two.
+SEED_IN_THE_FREE_LOOP = True
+
 
 def run(
     step, carry, length, inputs=None, *, emitted, stop=None, keep_from=None,

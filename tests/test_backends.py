@@ -252,9 +252,14 @@ np.savez(
     BACKEND != "jax",
     reason="started from `make test-jax` (torch: tests/test_torch_generate.py)",
 )
-def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
+@pytest.mark.parametrize(
+    "saved_on, loaded_on", [("tensorflow", "jax"), ("jax", "tensorflow")]
+)
+def test_a_file_trained_on_one_backend_generates_the_same_on_the_other(
+    tmp_path, saved_on, loaded_on
+):
     script = ["-c", CROSS_BACKEND, str(tmp_path)]
-    for backend, role in [("tensorflow", "save"), ("jax", "load")]:
+    for backend, role in [(saved_on, "save"), (loaded_on, "load")]:
         result = subprocess.run(
             [sys.executable, *script, role],
             env={**os.environ, "KERAS_BACKEND": backend},
@@ -263,13 +268,15 @@ def test_a_file_saved_on_tensorflow_generates_the_same_on_jax(tmp_path):
             timeout=300,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-    on_tensorflow = np.load(tmp_path / "tensorflow.npz")
-    on_jax = np.load(tmp_path / "jax.npz")
-    assert on_jax["values"].shape == (1, 50, 1)
-    np.testing.assert_allclose(on_jax["values"], on_tensorflow["values"], atol=1e-5)
-    np.testing.assert_array_equal(on_jax["greedy"], on_tensorflow["greedy"])
-    np.testing.assert_array_equal(on_jax["beams"], on_tensorflow["beams"])
-    np.testing.assert_allclose(on_jax["scores"], on_tensorflow["scores"], atol=1e-4)
+    saved, loaded = (
+        np.load(tmp_path / f"{saved_on}.npz"),
+        np.load(tmp_path / f"{loaded_on}.npz"),
+    )
+    assert loaded["values"].shape == (1, 50, 1)
+    np.testing.assert_allclose(loaded["values"], saved["values"], atol=1e-5)
+    np.testing.assert_array_equal(loaded["greedy"], saved["greedy"])
+    np.testing.assert_array_equal(loaded["beams"], saved["beams"])
+    np.testing.assert_allclose(loaded["scores"], saved["scores"], atol=1e-4)
 
 
 def defined_names(path):

@@ -4,7 +4,7 @@ Keras' torch backend compiles nothing of its own, so generation here runs
 the same `keras.ops` graph as on the other backends, eagerly: `run` calls
 the step once per iteration and stacks what the steps emit once at the
 end. Each step pays Keras' eager dispatch of every layer and `keras.ops`
-call it makes: about 1 ms a step for an `LSTMCell(32)` at batch 1 on a
+call it makes: about 0.8 ms a step for an `LSTMCell(32)` at batch 1 on a
 2-core AMD EPYC, where the compiled loops of TensorFlow and JAX take about
 2 us (docs/benchmarks.md, "Generation on torch").
 

@@ -2,7 +2,12 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-export KERAS_BACKEND := tensorflow
+# `make demo` runs on the backend the environment names (`KERAS_BACKEND=jax
+# make demo`), TensorFlow by default; every other target sets its own.
+export KERAS_BACKEND ?= tensorflow
+TENSORFLOW_TARGETS := test test-slow docs-check test-oldest dist bench notebooks \
+	figures docs
+$(TENSORFLOW_TARGETS): export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 export NO_MKDOCS_2_WARNING := 1
 
@@ -18,7 +23,8 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[$*]'
 	touch $@
 
-demo: $(VENV)/.installed-demo
+# On JAX or torch, the demo installs that backend's extra too.
+demo: $(VENV)/.installed-demo $(addprefix $(VENV)/.installed-,$(filter jax torch,$(KERAS_BACKEND)))
 	$(BIN)/python examples/sine_demo.py
 
 # pytest exits 5 when it collects no test: a selection that matches nothing

@@ -58,7 +58,8 @@ def main(plot_path="sine_demo.png", epochs=12):
     error = generated - future
     rmse = float(np.sqrt(np.mean(error**2)))
     print(
-        f"Generated {GENERATED_STEPS} steps from a {SEED_STEPS}-step seed in "
+        f"Generated {GENERATED_STEPS} steps from a {SEED_STEPS}-step seed on "
+        f"Keras' {keras.backend.backend()} backend in "
         f"{took * 1e3:.1f} ms ({took / GENERATED_STEPS * 1e6:.1f} µs per step)."
     )
     print(

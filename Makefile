@@ -48,8 +48,8 @@ test: $(VENV)/.installed-test
 # The unit tests, doctests and README/docs examples (not slow) on Keras' JAX
 # backend, in the same environment with the jax extra; those of TensorFlow
 # itself (marked tensorflow_only: tf.function, GradientTape, ExportArchive,
-# the XLA fallback, int64 tensors, ...) skip there, and tests/test_jax_generate.py
-# runs there only.
+# the XLA fallback, int64 tensors, ...) skip there; tests/test_jax_generate.py runs there
+# only, tests/test_generate_jax_torch.py there and on torch.
 test-jax: export KERAS_BACKEND := jax
 test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 	$(call pytest,$(BIN),-m "not slow" -n auto --durations=10 tests src)
@@ -61,8 +61,8 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 # doctests. The other files test TensorFlow's and JAX's loops. On a 2-core
 # AMD EPYC at a load average of 1: torch 2.13.0 and its dependencies install
 # in 29 s (a fresh venv), and these tests take 50 s in one process.
-TORCH_TESTS := src tests/test_torch_generate.py tests/test_backends.py \
-	tests/test_loop_backends.py
+TORCH_TESTS := src tests/test_torch_generate.py tests/test_generate_jax_torch.py \
+	tests/test_backends.py tests/test_loop_backends.py
 
 test-torch: export KERAS_BACKEND := torch
 test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch

@@ -328,7 +328,6 @@ class Programs:
             return tf.constant([int(random_seed), 0], tf.int64)
         return tf.stack([random_seed, tf.zeros((), tf.int64)])
 
-    @tf.autograph.experimental.do_not_convert
     def __call__(self, key, args):
         """Runs the function for `key`; its first run may fall back from XLA.
 
@@ -338,6 +337,14 @@ class Programs:
         concrete = self._concrete.get(key)
         if concrete is not None:
             return concrete(*args)
+        return self._first_call(key, args)
+
+    # Not converted when a caller's `tf.function` runs autograph over
+    # `generate`. Only here: the wrapper costs about 10 us a call, a tenth
+    # of a short call's Python time, and `__call__`'s fast path above needs
+    # no care from autograph.
+    @tf.autograph.experimental.do_not_convert
+    def _first_call(self, key, args):
         with self._lock:
             function = self.functions.get(key)
             if function is not None:
@@ -365,7 +372,7 @@ class Programs:
                     f"{name!r}, so `generate` runs without XLA, several "
                     "times slower per step. Pass `jit_compile=False` to the layer "
                     f"to silence this warning. XLA said: {reason}",
-                    stacklevel=5,
+                    stacklevel=6,
                 )
                 self.jit_compile = False
                 return self._first_run(key, args, jit_compile=False)

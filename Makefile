@@ -62,7 +62,7 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 # AMD EPYC at a load average of 1: torch 2.13.0 and its dependencies install
 # in 29 s (a fresh venv), and these tests take 50 s in one process.
 TORCH_TESTS := src tests/test_torch_generate.py tests/test_generate_jax_torch.py \
-	tests/test_backends.py tests/test_loop_backends.py
+	tests/test_backends.py tests/test_loop_backends.py tests/test_noise_scale.py
 
 test-torch: export KERAS_BACKEND := torch
 test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch

@@ -383,6 +383,37 @@ def initial_state(value, specs, batch_size):
     return [_backend.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
 
 
+def noise_scale(value, distribution):
+    """Returns `noise_scale` as a Python float, None for None, or raises.
+
+    Args:
+        value: the argument.
+        distribution: the layer's distribution, or None.
+    """
+    if value is None:
+        return None
+    value = positive_float(
+        value,
+        "noise_scale",
+        " (a Python number: each value traces a function of its own)",
+    )
+    if distribution is None:
+        raise ValueError(
+            "`noise_scale` scales the spread of the draws of a distribution: it "
+            "needs a layer built with a `distribution`. This layer's feedback "
+            f"is no distribution's draw. Received: noise_scale={value!r}."
+        )
+    from selffeed_keras import distributions  # which imports this module's users
+
+    if type(distribution).scale_noise is distributions.Distribution.scale_noise:
+        raise ValueError(
+            f"`noise_scale` needs a distribution that defines `scale_noise`; "
+            f"{type(distribution).__name__} does not, so its draws cannot be "
+            f"widened or narrowed. Received: noise_scale={value!r}."
+        )
+    return value
+
+
 def end_token(value, token_model, vocab_size):
     """Returns the end token as a scalar int32 tensor, None for None, or raises."""
     if value is None:

@@ -51,6 +51,18 @@ def sampler_key(sampler, layer_sampler):
     return ((type(sampler), json.dumps(sampler.get_config(), sort_keys=True)),)
 
 
+def noise_key(noise_scale):
+    """What a call's `noise_scale` adds to its function's key: a tuple.
+
+    Empty for None; else `((_step.Sampled, config as JSON),)`, in the place
+    of a sampler's key (a layer with a distribution has no sampler), so that
+    calls with the same factor share one function.
+    """
+    if noise_scale is None:
+        return ()
+    return ((_step.Sampled, json.dumps({"noise_scale": noise_scale})),)
+
+
 class Generation:
     """The traced generation functions of one layer configuration.
 
@@ -144,10 +156,19 @@ class Generation:
         return self.programs(key, self.programs.prepare(args, reservation))
 
     def graph_for(self, sampler_key):
-        """The graph for a call's sampler: the step's own, another, or a beam."""
+        """The graph for a call's readout key (`sampler_key`, `noise_key`).
+
+        The step's own, another sampler, a beam, or draws of a scaled spread.
+        """
         if sampler_key is None:
             return self.graph
         cls, config = sampler_key
+        if cls is _step.Sampled:
+            other = copy.copy(self)
+            other.step = copy.copy(self.step)
+            other.step.readout = copy.copy(self.step.readout)
+            other.step.readout.noise_scale = json.loads(config)["noise_scale"]
+            return other.graph
         sampler = cls.from_config(json.loads(config))
         if isinstance(sampler, samplers.BeamSampler):
 

@@ -92,8 +92,15 @@ class Sampled:
             params = self.distribution.rescale(params, scale)
         return params
 
+    # A call's `noise_scale` (`generate`): the draws' spread times this
+    # factor. None draws from the parameters as they are.
+    noise_scale = None
+
     def feed(self, raw, seed, scale=None):
-        return self.distribution.sample(self.parameters(raw, scale), seed)
+        params = self.parameters(raw, scale)
+        if self.noise_scale is not None:
+            params = self.distribution.scale_noise(params, self.noise_scale)
+        return self.distribution.sample(params, seed)
 
     def emit(self, raw, scale=None):
         """What the layer's call returns: the parameters, float32."""

@@ -5,7 +5,9 @@ projections with `num_parameters` entries on the last axis and maps them to
 constrained parameters (`constrain`); from the parameters it gives the
 log-likelihood of targets (`log_prob`), random draws (`sample`) and the mean
 (`mean`), and the parameters of the distribution scaled by a positive factor
-(`rescale`), as DeepAR's mean scaling needs. `loss` hands out the matching
+(`rescale`), as DeepAR's mean scaling needs; `scale_noise` gives the
+parameters with their spread multiplied by a factor, for `generate`'s
+`noise_scale`. `loss` hands out the matching
 `selffeed_keras.losses.NegativeLogLikelihood`.
 
 Parameters are stacked on the last axis: `params[..., i]` is the parameter
@@ -83,6 +85,8 @@ class Distribution(Configurable):
     - `mean(params)`: the mean;
     - `rescale(params, scale)`: the parameters of the distribution scaled by
       `scale`, used by mean scaling;
+    - optionally `scale_noise(params, factor)`: the parameters with their
+      spread multiplied by `factor`, used by `generate(..., noise_scale=...)`;
     - `get_config()` if the constructor takes arguments.
 
     Every method reads and returns float32 tensors; `params` has shape
@@ -157,6 +161,25 @@ class Distribution(Configurable):
             Parameters of the same shape as `params`, float32.
         """
         raise NotImplementedError(f"{type(self).__name__} must override `rescale`.")
+
+    def scale_noise(self, params, factor):
+        """Returns the parameters with their spread multiplied by `factor`.
+
+        What `generate(..., noise_scale=factor)` draws from: the same centre,
+        a spread `factor` times as wide (below 1, narrower). A distribution
+        that does not override it cannot take a `noise_scale`.
+
+        Args:
+            params: constrained parameters, shape `(..., num_parameters)`.
+            factor: a positive Python float.
+
+        Returns:
+            Parameters of the same shape as `params`, float32.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define `scale_noise`, so its draws "
+            "cannot be widened or narrowed."
+        )
 
     @property
     def loss(self):
@@ -253,6 +276,11 @@ class Normal(Distribution):
         factor = _scale_factor(scale, params)
         return ops.stack([loc * factor, sigma * factor], axis=-1)
 
+    def scale_noise(self, params, factor):
+        """Returns `(loc, scale * factor)`: the same mean, a scaled spread."""
+        loc, sigma = self._unstack(params)
+        return ops.stack([loc, sigma * factor], axis=-1)
+
 
 @_register
 class LogNormal(Distribution):
@@ -329,6 +357,11 @@ class LogNormal(Distribution):
         sigma = ops.broadcast_to(sigma, ops.shape(loc))
         return ops.stack([loc, sigma], axis=-1)
 
+    def scale_noise(self, params, factor):
+        """Returns `(loc, scale * factor)`: the same median; the log's spread scaled."""
+        loc, sigma = self._unstack(params)
+        return ops.stack([loc, sigma * factor], axis=-1)
+
 
 @_register
 class StudentT(Distribution):
@@ -398,6 +431,11 @@ class StudentT(Distribution):
         factor = _scale_factor(scale, params)
         df = ops.broadcast_to(df, ops.shape(loc * factor))
         return ops.stack([df, loc * factor, sigma * factor], axis=-1)
+
+    def scale_noise(self, params, factor):
+        """Returns `(df, loc, scale * factor)`: the same centre, a scaled spread."""
+        df, loc, sigma = self._unstack(params)
+        return ops.stack([df, loc, sigma * factor], axis=-1)
 
 
 @_register

@@ -403,7 +403,8 @@ def noise_scale(value, distribution):
             "needs a layer built with a `distribution`. This layer's feedback "
             f"is no distribution's draw. Received: noise_scale={value!r}."
         )
-    from selffeed_keras import distributions  # which imports this module's users
+    # Imported here: distributions imports _draws, which imports this module.
+    from selffeed_keras import distributions
 
     if type(distribution).scale_noise is distributions.Distribution.scale_noise:
         raise ValueError(

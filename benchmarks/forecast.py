@@ -30,14 +30,17 @@ period of 336, whose initial states it would estimate as 336 parameters);
 `SelfFeedingRNN(LSTMCell(40), distribution="student_t", scaling="mean")`
 with lags and calendar covariates (`OURS`; taylor: lags (1, 2, 48, 336),
 a context of 96 steps and the 335 values before it as a history that the
-lags read and the cell does not step over, 16 epochs; co2: lags (1, 12) on
-the monthly differences, 30 epochs), trained with `--seeds` seeds, each row
-the mean and the range over them, and the seeds' paths pooled; and GluonTS'
-DeepAR (torch, when installed: the `bench` extra) with its defaults (lags,
-time features, context) and the same seeds, stopped after the mean
-wall-clock time our model took to train.
+lags read and the cell does not step over, 16 epochs, the paths' noise
+scale measured on a held-back week; co2: lags (1, 12) on the monthly
+differences, 30 epochs). Each of the `--seeds` seeds is an ensemble of 3
+networks trained from seeds of their own, which give a third of its paths
+each: one row for the single networks (the mean and the range over all
+of them), one for the ensembles (the mean and the range over the seeds).
+GluonTS' DeepAR (torch, when installed: the `bench` extra) runs with its
+defaults (lags, time features, context) and the `--seeds` seeds, stopped
+after the mean wall-clock time one of our ensembles took to train.
 
-    python benchmarks/forecast.py             # both series, 3 seeds: most of an hour
+    python benchmarks/forecast.py             # both series: about 25 minutes
     python benchmarks/forecast.py --variants  # and what each change did, 1 seed
     python benchmarks/forecast.py --quick     # tiny budgets, 3 windows: a smoke test
 """
@@ -68,6 +71,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from generate import environment, print_table  # noqa: E402
+from recipe import held_back_noise_scale  # noqa: E402
 
 from selffeed_keras import SelfFeedingRNN  # noqa: E402
 
@@ -243,17 +247,19 @@ def ets(series, rng):
     return np.stack(paths), fit_s, float(np.median(times))
 
 
-def deepar(series, rng, seconds, seed=0, max_epochs=100):
+def deepar(series, rng, seconds, seed=0, max_epochs=10_000):
     """GluonTS' DeepAR (torch) with its defaults, trained for `seconds`.
 
     Its defaults: two LSTM layers of 40, a Student-t, mean scaling, the lags
     and time features GluonTS picks for the frequency (half-hourly: 35 lags
     up to 1,009 steps back, and the minute of the hour, hour of the day, day
     of the week, of the month and of the year), a context as long as the
-    horizon, 50 batches of 32 an epoch, at most 100 epochs. Lightning stops
-    it after `seconds` of wall clock (`max_time`), the budget our own model
-    took to train; it keeps the epoch of lowest training loss. `seed` fixes
-    Lightning's and torch's random state.
+    horizon, 50 batches of 32 an epoch. Lightning stops it after `seconds`
+    of wall clock (`max_time`), the budget our own model took to train; it
+    keeps the epoch of lowest training loss. `max_epochs` is raised from
+    GluonTS' 100 so that the clock, not the epochs, ends training: on an
+    idle 2-core machine its 100 epochs took less than our budget. `seed`
+    fixes Lightning's and torch's random state.
     """
     lightning.seed_everything(seed, verbose=False)
     checkpoints = tempfile.mkdtemp(prefix="deepar-")
@@ -312,6 +318,8 @@ def selffeeding(
     stride=1,
     dropout=0.0,
     differences=False,
+    held_back=0,
+    report=None,
 ):
     """SelfFeedingRNN(LSTMCell(units)), mean scaling, calendar covariates.
 
@@ -329,62 +337,97 @@ def selffeeding(
     model's own distribution in training, without backpropagating through it:
     with `backprop_through_feedback=True` the loss turned NaN in the third
     epoch on taylor (sampling probability 0.3).
+
+    With `held_back` windows, the noise scale of the paths is measured on
+    data the network was not trained on: a first network trains on the
+    training part less its last `held_back * horizon` values, and reads
+    them teacher-forced from origins one horizon apart (each with its
+    context and history), which gives the distribution of each held-back
+    value one step ahead. The noise scale is the factor by which those
+    one-step 80% intervals must widen for 80% of the held-back values to
+    fall inside (`recipe.held_back_noise_scale`). The network that
+    forecasts then trains on the whole training part, as without
+    `held_back`, and draws its paths with that `noise_scale`; `fit_s`
+    counts both trainings. `report`, a dict, gets the noise scale and the
+    one-step coverage80 of the held-back values before widening.
     """
-    keras.utils.set_random_seed(seed)
     context = context or series.context
     past = max(lags) - 1  # the history that lags read before the context
     covariates = series.covariates()
     end = series.train_end
-    # Windows of the training part: the history, then inputs y[:-1] with the
-    # covariates of the steps they predict, x[1:]; targets y[1:].
+    steps = series.horizon
     values = series.values[:, None].astype("float32")
     if differences:  # y[t] - y[t - 1], 0 at the first step
         values = np.diff(values, axis=0, prepend=values[:1])
-    features = np.concatenate([values[:end], covariates[:end]], axis=-1)
-    cut = np.lib.stride_tricks.sliding_window_view(
-        features, past + context + series.horizon, axis=0
-    )[::stride]
-    cut = np.moveaxis(cut, -1, 1)  # (windows, time, 1 + covariates)
-    x = [cut[:, past:-1, :1], cut[:, past + 1 :, 1:]]
-    targets = cut[:, past + 1 :, :1]
 
-    layer = SelfFeedingRNN(
-        keras.layers.LSTMCell(units, dropout=dropout),
-        distribution=distribution,
-        scaling="mean",
-        sampling_probability=sampling_probability,
-        backprop_through_feedback=False,
-        lags=lags,
-        context_length=context if past else None,
-    )
-    inputs = [keras.Input((None, 1)), keras.Input((None, covariates.shape[-1]))]
-    state = None
-    if past:
-        x += window_state(cut[:, :past, :1], x[0][:, :context], units)
-        inputs += [
-            keras.Input((units,)),
-            keras.Input((units,)),
-            keras.Input((past, 1)),
-            keras.Input((1,)),
-        ]
-        state = inputs[2:]
-    outputs = layer(inputs[0], covariates=inputs[1], initial_state=state)
-    model = keras.Model(inputs, outputs)
-    batches = -(-len(targets) // 32)
-    rate = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * batches)
-    model.compile(keras.optimizers.Adam(rate), loss=layer.distribution.loss)
-    start = time.perf_counter()
-    model.fit(x, targets, batch_size=32, epochs=epochs, shuffle=True, verbose=0)
-    fit_s = time.perf_counter() - start
+    def fit(fit_end):
+        """A network trained on the values before `fit_end`, and its fit time."""
+        keras.utils.set_random_seed(seed)
+        # Windows: the history, then inputs y[:-1] with the covariates of the
+        # steps they predict, x[1:]; targets y[1:].
+        features = np.concatenate([values[:fit_end], covariates[:fit_end]], axis=-1)
+        cut = np.lib.stride_tricks.sliding_window_view(
+            features, past + context + steps, axis=0
+        )[::stride]
+        cut = np.moveaxis(cut, -1, 1)  # (windows, time, 1 + covariates)
+        x = [cut[:, past:-1, :1], cut[:, past + 1 :, 1:]]
+        targets = cut[:, past + 1 :, :1]
+        layer = SelfFeedingRNN(
+            keras.layers.LSTMCell(units, dropout=dropout),
+            distribution=distribution,
+            scaling="mean",
+            sampling_probability=sampling_probability,
+            backprop_through_feedback=False,
+            lags=lags,
+            context_length=context if past else None,
+        )
+        inputs = [keras.Input((None, 1)), keras.Input((None, covariates.shape[-1]))]
+        state = None
+        if past:
+            x += window_state(cut[:, :past, :1], x[0][:, :context], units)
+            inputs += [
+                keras.Input((units,)),
+                keras.Input((units,)),
+                keras.Input((past, 1)),
+                keras.Input((1,)),
+            ]
+            state = inputs[2:]
+        outputs = layer(inputs[0], covariates=inputs[1], initial_state=state)
+        model = keras.Model(inputs, outputs)
+        batches = -(-len(targets) // 32)
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * batches)
+        model.compile(keras.optimizers.Adam(rate), loss=layer.distribution.loss)
+        start = time.perf_counter()
+        model.fit(x, targets, batch_size=32, epochs=epochs, shuffle=True, verbose=0)
+        return layer, time.perf_counter() - start
 
-    steps = series.horizon
-    origins = series.origins
-    seeds = np.stack([values[o - context : o] for o in origins])
-    known = np.stack([covariates[o - context + 1 : o + steps] for o in origins])
-    state = None
-    if past:
+    def windows(layer, origins, length):
+        """Seeds of `context + length` values from each origin's context on,
+        the covariates of their steps but the first, and the history state."""
+        seeds = np.stack([values[o - context : o + length] for o in origins])
+        known = np.stack([covariates[o - context + 1 : o + steps] for o in origins])
+        if not past:
+            return seeds, known, None
         history = np.stack([values[o - context - past : o - context] for o in origins])
-        state = layer.history_state(history, context=seeds)
+        return seeds, known, layer.history_state(history, context=seeds[:, :context])
+
+    noise_scale = None
+    fit_s = 0.0
+    if held_back:
+        layer, fit_s = fit(end - held_back * steps)
+        origins = list(range(end - held_back * steps, end - steps + 1, steps))
+        inputs, known, state = windows(layer, origins, steps - 1)
+        params = np.asarray(layer(inputs, covariates=known, initial_state=state))
+        actual = values[np.asarray(origins)[:, None] + np.arange(steps), 0]
+        noise_scale, share = held_back_noise_scale(
+            distribution, params[:, -steps:, 0], actual
+        )
+        if report is not None:
+            report.update(noise_scale=noise_scale, coverage=share)
+
+    layer, final_s = fit(end)
+    fit_s += final_s
+    seeds, known, state = windows(layer, series.origins, 0)
 
     def forecast(rows, random_seed):
         return layer.generate(
@@ -394,18 +437,19 @@ def selffeeding(
             random_seed=random_seed,
             covariates=known[rows],
             initial_state=None if state is None else [s[rows] for s in state],
+            noise_scale=noise_scale,
         )
 
     # The first call traces and compiles; time the steady state per window.
     forecast(slice(0, 1), 0)
     times = []
-    for i in range(len(origins)):
+    for i in range(len(series.origins)):
         start = time.perf_counter()
         np.asarray(forecast(slice(i, i + 1), i))
         times.append(time.perf_counter() - start)
     paths = np.asarray(forecast(slice(None), seed))[..., 0]
     if differences:  # back to levels: the last value plus the steps' sum
-        last = series.values[np.asarray(origins) - 1]
+        last = series.values[np.asarray(series.origins) - 1]
         paths = last[:, None, None] + np.cumsum(paths, axis=-1)
     return paths, fit_s, float(np.median(times))
 
@@ -427,8 +471,10 @@ def window_state(history, context, units):
 # The network's configuration on each series (the arguments of `selffeeding`),
 # and in --quick a tiny budget. Why these: the benchmarks page.
 OURS = {
-    "taylor": dict(epochs=16, lags=(1, 2, 48, 336), context=96, stride=1),
-    "co2": dict(epochs=30, lags=(1, 12), context=48, differences=True),
+    "taylor": dict(
+        epochs=16, lags=(1, 2, 48, 336), context=96, stride=1, held_back=7, ensemble=3
+    ),
+    "co2": dict(epochs=30, lags=(1, 12), context=48, differences=True, ensemble=3),
 }
 QUICK = {
     "taylor": dict(epochs=1, stride=16),
@@ -490,6 +536,24 @@ def row(series, name, runs):
     ]
 
 
+def ensemble(runs):
+    """One forecaster from several networks' runs: their paths in equal shares.
+
+    Each network gives `NUM_SAMPLES // len(runs)` paths (the first networks
+    one more, up to `NUM_SAMPLES` in all); the times add up.
+    """
+    shares = np.array_split(np.arange(NUM_SAMPLES), len(runs))
+    paths = np.concatenate(
+        [
+            paths[:, : len(share)]
+            for (paths, _, _), share in zip(runs, shares, strict=True)
+        ],
+        axis=1,
+    )
+    fit_s = sum(fit_s for _, fit_s, _ in runs)
+    return paths, fit_s, sum(predict_s for _, _, predict_s in runs)
+
+
 def bench(series, quick, seeds, variants):
     rng = np.random.default_rng
     rows = [
@@ -506,17 +570,41 @@ def bench(series, quick, seeds, variants):
         rows.append(row(series, "statsmodels ETS(A,A,A)", [ets(series, rng(0))]))
     print("  peers: done", file=sys.stderr, flush=True)
     config = {**OURS[series.name], **(QUICK[series.name] if quick else {})}
-    config = dict(config)
     epochs = config.pop("epochs")
-    ours = [selffeeding(series, None, epochs, seed=s, **config) for s in seeds]
+    size = config.pop("ensemble", 1)
+    # Seed s of the run is an ensemble of `size` networks, seeds s * size
+    # to s * size + size - 1: as many training seeds, none shared.
+    members = [s * size + i for s in seeds for i in range(size)]
+    reports = [{} for _ in members]
+    singles = [
+        selffeeding(series, None, epochs, seed=m, report=r, **config)
+        for m, r in zip(members, reports, strict=True)
+    ]
     name = f"SelfFeedingRNN, lags {config['lags']}"
-    rows.append(row(series, f"{name}, {len(seeds)} seed(s)", ours))
-    if len(ours) > 1:
-        pooled = np.concatenate([paths for paths, _, _ in ours], axis=1)
+    if config.get("held_back"):
+        name += f", noise scale from {config['held_back']} held-back windows"
+    rows.append(row(series, f"{name}, {len(singles)} network(s)", singles))
+    if size > 1:
+        ours = [ensemble(singles[i : i + size]) for i in range(0, len(singles), size)]
         rows.append(
             row(
-                series, f"  the {len(ours)} seeds' paths pooled", [(pooled, None, None)]
+                series,
+                f"  ensembles of {size} of these networks, {len(ours)} ensemble(s)",
+                ours,
             )
+        )
+    else:
+        ours = singles
+    if config.get("held_back"):
+        print(
+            "\nThe noise scale each training seed measured on the held-back "
+            "windows, and the share of held-back values inside the one-step 80% "
+            "intervals before widening: "
+            + ", ".join(
+                f"seed {m}: {r['noise_scale']:.3f} ({r['coverage']:.3f})"
+                for m, r in zip(members, reports, strict=True)
+            )
+            + "\n"
         )
     print("  SelfFeedingRNN: done", file=sys.stderr, flush=True)
     if gluonts is not None:

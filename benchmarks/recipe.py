@@ -48,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pmdarima  # noqa: E402
+import scipy.stats  # noqa: E402
 import scoringrules  # noqa: E402
 from pmdarima.datasets import load_airpassengers, load_wineind  # noqa: E402
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: E402
@@ -181,7 +182,38 @@ def fit_recipe(
     return layer, kept
 
 
-def recipe_paths(series, distribution, seed, **options):
+def held_back_noise_scale(distribution, params, actual, coverage=0.8):
+    """The `noise_scale` that widens one-step intervals to cover held-back values.
+
+    `params` are the one-step parameters that the network, called
+    teacher-forced on data it did not train on, gives for `actual`, shape
+    `actual.shape + (num_parameters,)`. Each value needs its central
+    `coverage` interval widened by `|y - centre| / half-width` to fall
+    inside (for a log-normal, in logarithms); the `coverage` quantile of
+    those factors widens just enough for that share of the values.
+
+    Returns:
+        `(noise_scale, share)`: the factor, and the share of `actual` inside
+        the intervals before widening.
+    """
+    params = np.asarray(params, "float64")
+    actual = np.asarray(actual, "float64")
+    tail = 0.5 + coverage / 2
+    if distribution == "student_t":
+        df, loc, scale = np.moveaxis(params, -1, 0)
+        half_width = scale * scipy.stats.t.ppf(tail, df)
+    elif distribution in ("normal", "log_normal"):
+        loc, scale = np.moveaxis(params, -1, 0)
+        half_width = scale * scipy.stats.norm.ppf(tail)
+        if distribution == "log_normal":
+            actual = np.log(actual)
+    else:
+        raise ValueError(f"No noise scale for distribution={distribution!r}.")
+    widening = np.abs(actual - loc) / half_width
+    return float(np.quantile(widening, coverage)), float(np.mean(widening <= 1))
+
+
+def recipe_paths(series, distribution, seed, noise_scale=False, **options):
     """Sample paths of the recipe's model at every origin, and its fit time."""
     covariates = calendar(series.months)
     end = series.origins[0]
@@ -195,8 +227,15 @@ def recipe_paths(series, distribution, seed, **options):
         seed=seed,
         **options,
     )
-    fit_s = time.perf_counter() - start
     c, h = series.context, series.horizon
+    factor = None
+    if noise_scale:  # from the last held-back window, read teacher-forced
+        (inputs, known), targets = windows(
+            series.values[end - c - h : end], covariates[end - c - h : end], c + h
+        )
+        params = np.asarray(layer(inputs, covariates=known))[0, -h:, 0]
+        factor, _ = held_back_noise_scale(distribution, params, targets[0, -h:, 0])
+    fit_s = time.perf_counter() - start
     seeds = np.stack([series.values[o - c : o, None] for o in series.origins])
     known = np.stack([covariates[o - c + 1 : o + h] for o in series.origins])
     paths = layer.generate(
@@ -205,6 +244,7 @@ def recipe_paths(series, distribution, seed, **options):
         num_samples=NUM_SAMPLES,
         random_seed=seed,
         covariates=known,
+        noise_scale=factor,
     )
     return np.asarray(paths)[..., 0], fit_s, kept
 
@@ -295,6 +335,10 @@ def variants(series, quick):
             budget,
         ),
     }
+    rows["  the same, noise scale from the held-back horizon"] = (
+        default,
+        {**budget, "noise_scale": True},
+    )
     if quick:
         return rows
     rows["  the same, no lags (lags=(1,))"] = (default, {"lags": (1,)})

@@ -98,7 +98,7 @@ def forecast_comparison(text):
         names = [row["method"] for row in rows]
         crps = [number(row["CRPS"]) for row in rows]
         colors = [
-            "C1" if "SelfFeedingRNN" in n or "pooled" in n else "C0" for n in names
+            "C1" if "SelfFeedingRNN" in n or "ensembles" in n else "C0" for n in names
         ]
         ax.barh(range(len(rows)), crps, color=colors)
         ax.set_yticks(range(len(rows)), [short(n) for n in names], fontsize=8)
@@ -119,8 +119,15 @@ def forecast_comparison(text):
 def short(name):
     name = name.replace("statsmodels ", "").replace(" on seasonal differences", "")
     name = re.sub(r"SelfFeedingRNN, lags \(.*?\)", "SelfFeedingRNN", name)
-    name = name.replace(" seed(s)", " seeds").replace("GluonTS ", "")
-    return name.replace("seeds' paths pooled", "seeds pooled (ours)")
+    name = re.sub(r", noise scale from \d+ held-back windows", "", name)
+    name = re.sub(
+        r"ensembles of (\d+) of these networks, (\d+) ensemble\(s\)",
+        r"\2 ensembles of \1 (ours)",
+        name.strip(),
+    )
+    name = name.replace(" network(s)", " networks").replace(" seed(s)", " seeds")
+    name = name.replace("GluonTS ", "").replace(" (torch)", "")
+    return name.replace("its default ", "").replace("stopped by ", "")
 
 
 def main(out_dir=figures.FIGURES):

@@ -71,8 +71,11 @@ def test_forecast_benchmark_runs_quick():
         "| seasonal naive + residual blocks | ",
         "| statsmodels ARIMA(2,0,1) on seasonal differences | ",
         "| statsmodels ETS(A,A,A) | ",
-        "| SelfFeedingRNN, lags (1, 2, 48, 336), 1 seed(s) | ",
-        "| SelfFeedingRNN, lags (1, 12), 1 seed(s) | ",
+        "| SelfFeedingRNN, lags (1, 2, 48, 336), noise scale from 7 held-back "
+        "windows, 3 network(s) | ",
+        "|   ensembles of 3 of these networks, 1 ensemble(s) | ",
+        "| SelfFeedingRNN, lags (1, 12), 3 network(s) | ",
+        "The noise scale each training seed measured on the held-back windows",
     ]:
         assert text in result.stdout
     assert "TensorFlow" in result.stdout and "cores" in result.stdout
@@ -96,6 +99,7 @@ def test_recipe_benchmark_runs_quick():
     ]:
         assert text in result.stdout
     assert "| recipe: log_normal, lags (1, 12)" in result.stdout
+    assert "|   the same, noise scale from the held-back horizon | " in result.stdout
 
 
 def test_forecast_training_windows_start_from_history_state():

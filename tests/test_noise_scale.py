@@ -99,6 +99,15 @@ def test_a_noise_scale_traces_once_and_equal_factors_share_a_function():
     assert len(layer._generation_functions().functions) == len(functions) + 1
 
 
+def test_a_noise_scale_of_one_runs_the_plain_function():
+    layer = prob_layer("student_t")
+    seed = positive_seed()
+    layer.generate(seed, 3, num_samples=2)
+    functions = dict(layer._generation_functions().functions)
+    layer.generate(seed, 3, num_samples=2, noise_scale=1.0)
+    assert dict(layer._generation_functions().functions).keys() == functions.keys()
+
+
 @pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf")])
 def test_noise_scale_must_be_above_zero_and_finite(value):
     with pytest.raises(ValueError, match=r"`noise_scale` must be a number above 0"):

@@ -54,11 +54,12 @@ def sampler_key(sampler, layer_sampler):
 def noise_key(noise_scale):
     """What a call's `noise_scale` adds to its function's key: a tuple.
 
-    Empty for None; else `((_step.Sampled, config as JSON),)`, in the place
-    of a sampler's key (a layer with a distribution has no sampler), so that
+    Empty for None and for 1 (the draws as they are: no function of its
+    own); else `((_step.Sampled, config as JSON),)`, in the place of a
+    sampler's key (a layer with a distribution has no sampler), so that
     calls with the same factor share one function.
     """
-    if noise_scale is None:
+    if noise_scale is None or noise_scale == 1.0:
         return ()
     return ((_step.Sampled, json.dumps({"noise_scale": noise_scale})),)
 
@@ -155,14 +156,14 @@ class Generation:
         """
         return self.programs(key, self.programs.prepare(args, reservation))
 
-    def graph_for(self, sampler_key):
+    def graph_for(self, readout_key):
         """The graph for a call's readout key (`sampler_key`, `noise_key`).
 
         The step's own, another sampler, a beam, or draws of a scaled spread.
         """
-        if sampler_key is None:
+        if readout_key is None:
             return self.graph
-        cls, config = sampler_key
+        cls, config = readout_key
         if cls is _step.Sampled:
             other = copy.copy(self)
             other.step = copy.copy(self.step)

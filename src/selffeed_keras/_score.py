@@ -19,7 +19,7 @@ import weakref
 import keras
 from keras import ops
 
-from selffeed_keras import _checks, _loop
+from selffeed_keras import _checks, _inputs, _loop
 
 
 def _rank(value):
@@ -32,7 +32,7 @@ def _is_integer(dtype):
 
 def values(value, seed, dtype):
     """Returns a continuation of values `(batch, steps, features)`, or raises."""
-    value = _checks.as_tensor(value, "continuation")
+    value = _inputs.as_tensor(value, "continuation")
     expected = (seed.shape[0], None, *seed.shape[2:])
     if (
         _rank(value) != 3
@@ -45,13 +45,13 @@ def values(value, seed, dtype):
             "at least one step, the seed's features. Received: "
             f"continuation.shape={tuple(value.shape)}."
         )
-    _checks.real_numbers(value.dtype, "continuation", "real numbers, as the seed does")
+    _inputs.real_numbers(value.dtype, "continuation", "real numbers, as the seed does")
     return ops.cast(value, dtype)
 
 
 def continuation(value, seed):
     """Returns the continuation as int32 ids `(batch, steps)`, or raises."""
-    value = _checks.as_tensor(value, "continuation")
+    value = _inputs.as_tensor(value, "continuation")
     if _rank(value) != 2 or value.shape[1] == 0:
         raise ValueError(
             "`continuation` must be integer token ids of shape (batch, steps), "
@@ -86,13 +86,13 @@ def score(
             "`distribution`. This layer feeds back continuous values. "
             "Received: a layer with sampler=None and distribution=None."
         )
-    seed = _checks.seed(seed, tokens, layer.input_dtype)
+    seed = _inputs.seed(seed, tokens, layer.input_dtype)
     if tokens:
         continuation_ = continuation(continuation_, seed)
     else:
         continuation_ = values(continuation_, seed, layer.input_dtype)
     steps = continuation_.shape[1]
-    covariates = _checks.generate_covariates(
+    covariates = _inputs.generate_covariates(
         covariates,
         seed,
         steps,
@@ -106,17 +106,17 @@ def score(
             (None, None, *seed.shape[2:]),
             None if covariates is None else (None, None, covariates.shape[-1]),
         )
-    seed_mask = _checks.seed_mask(seed_mask, seed)
+    seed_mask = _inputs.seed_mask(seed_mask, seed)
     seed = layer._checked_values(seed, seed_mask, covariates)
     if tokens:
         vocab_size = min(layer._vocabulary_size(), layer._output_size)
-        continuation_ = _checks.token_ids(continuation_, "continuation", vocab_size)
+        continuation_ = _inputs.token_ids(continuation_, "continuation", vocab_size)
     else:
-        _checks.finite(continuation_, "continuation")
+        _inputs.finite(continuation_, "continuation")
     batch_size = seed.shape[0]
     template = layer._flat_template(batch_size)
     specs = [keras.KerasTensor((None, *t.shape[1:]), t.dtype) for t in template]
-    state = _checks.initial_state(initial_state, specs, batch_size)
+    state = _inputs.initial_state(initial_state, specs, batch_size)
     state = template if state is None else state
     end_token = _checks.end_token(end_token, tokens, layer._output_size)
     key = (seed_mask is not None, end_token is not None)

@@ -11,6 +11,7 @@ from selffeed_keras import (
     _checks,
     _feedback,
     _generate,
+    _inputs,
     _lags,
     _loop,
     _score,
@@ -429,9 +430,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         rank = 2 if self.is_token_model else 3
         if len(inputs_shape) != rank:
             raise ValueError(
-                _checks.rank_message("inputs", inputs_shape, self.is_token_model)
+                _inputs.rank_message("inputs", inputs_shape, self.is_token_model)
             )
-        num_covariates = _checks.covariates_shape(covariates_shape)
+        num_covariates = _inputs.covariates_shape(covariates_shape)
         x = keras.KerasTensor(
             inputs_shape, dtype="int32" if self.is_token_model else self.compute_dtype
         )
@@ -529,7 +530,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> tuple(outputs.shape), [tuple(s.shape) for s in state]
             ((2, 6, 1), [(2, 4)])
         """
-        _checks.call_covariates(covariates, inputs, self._num_covariates)
+        _inputs.call_covariates(covariates, inputs, self._num_covariates)
         initial_state, history = self._step.pop_history(initial_state)
         scale = None
         if self._step.scaled:
@@ -794,8 +795,8 @@ class SelfFeedingRNN(keras.layers.Layer):
                 are the widened ones, so the paths widen further. A factor
                 measured on held-back data calibrates intervals that come
                 out too narrow on data the model was not trained on (see the
-                probabilistic how-to). Each value traces a function of its
-                own, as a sampler does.
+                probabilistic how-to). Each value but 1 (the draws as they
+                are) traces a function of its own, as a sampler does.
             max_bytes: optional int, or None for no limit: the most memory,
                 in bytes, that the call may take for its outputs (three
                 copies: the loop's buffers, their gathering and the final
@@ -852,8 +853,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         """
         sampler = _beam.call_sampler(sampler, self.sampler)
         steps = _checks.steps(steps)
-        seed = _checks.seed(seed, self.is_token_model, self.input_dtype)
-        covariates = _checks.generate_covariates(
+        seed = _inputs.seed(seed, self.is_token_model, self.input_dtype)
+        covariates = _inputs.generate_covariates(
             covariates,
             seed,
             steps,
@@ -870,11 +871,11 @@ class SelfFeedingRNN(keras.layers.Layer):
                         if covariates is None
                         else (None, None, covariates.shape[-1]),
                     )
-        _checks.seed_features(seed, self._input_shape)
-        seed_mask = _checks.seed_mask(seed_mask, seed)
+        _inputs.seed_features(seed, self._input_shape)
+        seed_mask = _inputs.seed_mask(seed_mask, seed)
         seed = self._checked_values(seed, seed_mask, covariates)
         generation = self._generation_functions()
-        initial_state = _checks.initial_state(
+        initial_state = _inputs.initial_state(
             initial_state, generation.state_specs, seed.shape[0]
         )
         end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
@@ -936,7 +937,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         element, state = sizes
         if covariates is not None:
             state += int(np.prod(covariates.shape[1:])) * _itemsize(covariates.dtype)
-        _checks.generation_bytes(
+        _inputs.generation_bytes(
             max_bytes, rows=rows, steps=steps, element_bytes=element, row_bytes=state
         )
 
@@ -952,13 +953,13 @@ class SelfFeedingRNN(keras.layers.Layer):
         in a graph, token ids are asserted outside the compiled loop.
         """
         if self.is_token_model:
-            seed = _checks.token_ids(seed, "seed", self._vocabulary_size())
+            seed = _inputs.token_ids(seed, "seed", self._vocabulary_size())
             if getattr(self.encoder, "mask_zero", False):
-                _checks.padding_rows(seed, seed_mask)
+                _inputs.padding_rows(seed, seed_mask)
         else:
-            _checks.finite(seed, "seed", seed_mask)
+            _inputs.finite(seed, "seed", seed_mask)
         if covariates is not None:
-            _checks.finite(covariates, "covariates", seed_mask)
+            _inputs.finite(covariates, "covariates", seed_mask)
         return seed
 
     def _deterministic_feedback(self, sampler=None):
@@ -1088,10 +1089,10 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "with lags=(1,) keeps none: pass a longer seed instead, or "
                 "create the layer with lags. Received: lags=(1,)."
             )
-        history = _checks.seed(history, self.is_token_model, self.compute_dtype)
+        history = _inputs.seed(history, self.is_token_model, self.compute_dtype)
         if not self.built:
             self.build((None, None) + tuple(history.shape[2:]))
-        _checks.seed_features(history, self._input_shape)
+        _inputs.seed_features(history, self._input_shape)
         mask = _step.input_mask(
             self.encoder,
             history,
@@ -1103,7 +1104,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 scale = self._step.readout.series_scale(history, mask)
             else:
                 scale = self._step.readout.series_scale(
-                    _checks.seed(context, False, self.compute_dtype), None
+                    _inputs.seed(context, False, self.compute_dtype), None
                 )
             history = ops.cast(
                 ops.cast(history, "float32") / scale[:, None], self.compute_dtype

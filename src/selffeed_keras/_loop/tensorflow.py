@@ -387,7 +387,8 @@ class Programs:
     def _trace(self, key, jit_compile):
         """Traces generation for `key`, the names of the optional arguments given.
 
-        A call's own sampler ends the key as `(class, config)`.
+        A call's own sampler, or its `noise_scale`, ends the key as
+        `(class, config)`.
         """
         generation = self.generation
         graph = generation.graph_for(

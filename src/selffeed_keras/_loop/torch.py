@@ -197,10 +197,10 @@ class Programs:
             with self._lock:
                 graph = self.functions.get(key)
                 if graph is None:
-                    sampler_key = (
+                    readout_key = (
                         key[-1] if key and isinstance(key[-1], tuple) else None
                     )
-                    graph = self.functions[key] = self.generation.graph_for(sampler_key)
+                    graph = self.functions[key] = self.generation.graph_for(readout_key)
         seed, steps, *optional = args
         names = [name for name in key if isinstance(name, str)]
         options = dict(zip(names, optional, strict=True))

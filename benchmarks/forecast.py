@@ -383,15 +383,11 @@ def selffeeding(
         )
         inputs = [keras.Input((None, 1)), keras.Input((None, covariates.shape[-1]))]
         state = None
-        if past:
-            x += window_state(cut[:, :past, :1], x[0][:, :context], units)
-            inputs += [
-                keras.Input((units,)),
-                keras.Input((units,)),
-                keras.Input((past, 1)),
-                keras.Input((1,)),
-            ]
-            state = inputs[2:]
+        if past:  # each window starts from the state a forecast starts from
+            starts = layer.history_state(cut[:, :past, :1], context=x[0][:, :context])
+            x += [np.asarray(s) for s in starts]
+            state = [keras.Input(tuple(s.shape[1:])) for s in starts]
+            inputs += state
         outputs = layer(inputs[0], covariates=inputs[1], initial_state=state)
         model = keras.Model(inputs, outputs)
         batches = -(-len(targets) // 32)
@@ -452,18 +448,6 @@ def selffeeding(
         last = series.values[np.asarray(series.origins) - 1]
         paths = last[:, None, None] + np.cumsum(paths, axis=-1)
     return paths, fit_s, float(np.median(times))
-
-
-def window_state(history, context, units):
-    """`layer.history_state(history, context=context)`, for many windows at once.
-
-    For an `LSTMCell(units)` and `scaling="mean"`, in NumPy: the cell's zero
-    states, the history divided by the context's scale, the scale. `history`
-    holds exactly `max(lags) - 1` values a window, `(windows, time, 1)`.
-    """
-    scale = np.mean(np.abs(context), axis=1)  # (windows, 1), as generate's seed
-    zeros = np.zeros((len(scale), units), "float32")
-    return [zeros, zeros, history / scale[:, None], scale]
 
 
 # ------------------------------------------------------------------ the table

@@ -4,7 +4,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import warnings
 
 import pytest
 
@@ -100,28 +99,3 @@ def test_recipe_benchmark_runs_quick():
         assert text in result.stdout
     assert "| recipe: log_normal, lags (1, 12)" in result.stdout
     assert "|   the same, noise scale from the held-back horizon | " in result.stdout
-
-
-def test_forecast_training_windows_start_from_history_state():
-    """A training window starts from the state a forecast gets from `history_state`."""
-    import keras
-    import numpy as np
-
-    from selffeed_keras import SelfFeedingRNN
-
-    sys.path.insert(0, str(BENCHMARKS))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # GluonTS' advice on JSON modules
-        import forecast
-
-    layer = SelfFeedingRNN(
-        keras.layers.LSTMCell(3), distribution="normal", scaling="mean", lags=(1, 4)
-    )
-    rng = np.random.default_rng(0)
-    history = rng.uniform(1, 5, (2, 3, 1)).astype("float32")
-    context = rng.uniform(1, 5, (2, 6, 1)).astype("float32")
-    expected = layer.history_state(history, context=context)
-    made = forecast.window_state(history, context, 3)
-    assert len(made) == len(expected) == 4
-    for want, got in zip(expected, made, strict=True):
-        np.testing.assert_allclose(np.asarray(want), got, rtol=1e-6)

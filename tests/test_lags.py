@@ -455,6 +455,31 @@ def test_history_state_trains_as_an_input_of_a_functional_model():
     )
 
 
+def test_history_state_leaves_an_unbuilt_layer_free_to_read_covariates():
+    """The training states can be made before the model: it decides the rest."""
+    layer = lagged_layer(lags=(1, 6), distribution="normal", scaling="mean")
+    y = 3.0 + np.sin(np.arange(400, dtype="float32") / 3).reshape(10, 40, 1)
+    past, windows = y[:, :20], y[:, 20:]
+    calendar = np.cos(np.arange(400, dtype="float32") / 7).reshape(10, 40, 1)
+    state = layer.history_state(past, context=windows[:, :5])
+    assert not layer.built  # only the encoder may build: the call decides
+    y_in, covariates_in = keras.Input((None, 1)), keras.Input((None, 1))
+    state_in = [keras.Input(tuple(s.shape[1:])) for s in state]
+    outputs = layer(y_in, covariates=covariates_in, initial_state=state_in)
+    model = keras.Model([y_in, covariates_in, state_in], outputs)
+    model.compile("adam", layer.distribution.loss)
+    x = [windows[:, :-1], calendar[:, 21:], state]
+    model.fit(x, windows[:, 1:], epochs=1, verbose=0)
+    built_state = layer.history_state(past, context=windows[:, :5])
+    for before, after in zip(state, built_state, strict=True):
+        np.testing.assert_allclose(before, after, rtol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0),
+        layer(windows[:, :-1], covariates=calendar[:, 21:], initial_state=state),
+        atol=1e-5,
+    )
+
+
 def test_history_state_needs_lags():
     layer = lagged_layer(lags=(1,))
     with pytest.raises(ValueError, match="keeps none"):

@@ -466,23 +466,25 @@ class SelfFeedingRNN(keras.layers.Layer):
         self._output_size = y.shape[-1]
         self._step = self._make_step()
 
-    def _make_step(self):
+    def _readout(self, num_features):
+        """What the step makes of the head's output, for `num_features`."""
         if self.distribution is not None:
-            readout = _step.Sampled(
+            return _step.Sampled(
                 self.distribution,
-                self._input_shape[-1],
+                num_features,
                 scaled=self.scaling == "mean",
                 minimum_scale=_MINIMUM_SCALE,
             )
-        elif self.sampler is not None:
-            readout = _step.Tokens(self.sampler)
-        else:
-            readout = _step.Identity()
+        if self.sampler is not None:
+            return _step.Tokens(self.sampler)
+        return _step.Identity()
+
+    def _make_step(self):
         return _step.Step(
             self.encoder,
             self.rnn.cell,
             [self.head, self.projection],
-            readout,
+            self._readout(self._input_shape[-1]),
             self._output_size,
             self._state_template(1),
             self.compute_dtype,
@@ -1051,7 +1053,10 @@ class SelfFeedingRNN(keras.layers.Layer):
         336 steps or more, read a short seed (the context) and hand in the
         elements before it here, as DeepAR does. Pass the result as
         `initial_state` to `generate`, `score` or the call (also in
-        training: one state per window).
+        training: one state per window, as inputs of a functional model).
+        On a layer that was never called it builds nothing but the encoder,
+        so the states for training can be made before the model: the
+        layer's first call still decides whether it reads covariates.
 
         Args:
             history: `(batch, time, features)` values, or `(batch, time)` ids
@@ -1090,20 +1095,22 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "create the layer with lags. Received: lags=(1,)."
             )
         history = _inputs.seed(history, self.is_token_model, self.compute_dtype)
-        if not self.built:
-            self.build((None, None) + tuple(history.shape[2:]))
-        _inputs.seed_features(history, self._input_shape)
+        # An unbuilt layer stays unbuilt: its first call decides its
+        # covariates, as it would without this state (only the encoder builds).
+        if self.built:
+            _inputs.seed_features(history, self._input_shape)
         mask = _step.input_mask(
             self.encoder,
             history,
             None if history_mask is None else ops.cast(history_mask, "bool"),
         )
         scale = None
-        if self._step.scaled:
+        if self.scaling == "mean":
+            readout = self._readout(history.shape[-1])
             if context is None:
-                scale = self._step.readout.series_scale(history, mask)
+                scale = readout.series_scale(history, mask)
             else:
-                scale = self._step.readout.series_scale(
+                scale = readout.series_scale(
                     _inputs.seed(context, False, self.compute_dtype), None
                 )
             history = ops.cast(
@@ -1111,8 +1118,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             )
         encoded, _ = self._encode(history, None, False)
         batch_size = ops.shape(encoded)[0]
-        template = self._history.template(batch_size, encoded.dtype)
-        _, filled = self._history.sequence(encoded, template, mask)
+        lagged = _lags.get(self.lags, encoded.shape[-1])
+        template = lagged.template(batch_size, encoded.dtype)
+        _, filled = lagged.sequence(encoded, template, mask)
         cell_states = self._cast_state(self._state_template(batch_size))
         return cell_states + filled + ([scale] if scale is not None else [])
 

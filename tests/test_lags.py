@@ -486,6 +486,82 @@ def test_history_state_needs_lags():
         layer.history_state(sine_seed(batch=1, time=4))
 
 
+_PAST = np.ones((2, 4, 1), "float32")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            {"history": np.ones((2, 4), "float32")},
+            ValueError,
+            r"`history` must have shape \(batch, time, features\)",
+        ),
+        (
+            {"history": np.ones((2, 4, 1), bool)},
+            TypeError,
+            "`history` must hold real numbers",
+        ),
+        (
+            {"history": np.full((2, 4, 1), np.nan, "float32")},
+            ValueError,
+            r"`history` must hold finite numbers.*`history_mask`",
+        ),
+        (
+            {"context": np.ones((3, 5, 1), "float32")},
+            ValueError,
+            r"a row for each row of `history`.*context.shape=\(3, 5, 1\)",
+        ),
+        (
+            {"context": np.ones((2, 5, 2), "float32")},
+            ValueError,
+            r"the same features.*history.shape=\(2, 4, 1\)",
+        ),
+        (
+            {"context": np.ones((2, 5), "float32")},
+            ValueError,
+            r"`context` must have shape \(batch, time, features\)",
+        ),
+        (
+            {"context": np.full((2, 5, 1), np.inf, "float32")},
+            ValueError,
+            r"`context` must hold finite numbers.*first\.$",
+        ),
+        (
+            {"history_mask": np.ones((2, 5), bool)},
+            ValueError,
+            r"`history_mask` must have shape \(batch, time\) = \(2, 4\)",
+        ),
+        (
+            {"history_mask": np.ones((2, 4), "int32")},
+            TypeError,
+            "`history_mask` must be boolean",
+        ),
+    ],
+)
+def test_history_state_names_the_argument_it_refuses(kwargs, error, match):
+    layer = lagged_layer(distribution="normal", scaling="mean")
+    kwargs = {"history": _PAST, **kwargs}
+    with pytest.raises(error, match=match):
+        layer.history_state(**kwargs)
+
+
+def test_history_state_refuses_a_context_without_mean_scaling():
+    with pytest.raises(ValueError, match='scale of a layer with scaling="mean"'):
+        lagged_layer().history_state(_PAST, context=_PAST)
+
+
+def test_history_state_masked_steps_may_hold_nan_and_a_row_may_have_no_history():
+    layer = lagged_layer(return_state=True)
+    past = sine_seed(batch=2, time=5, offset=1.0)
+    past[1] = np.nan  # the second row has no history: every step is masked
+    mask = np.array([[True] * 5, [False] * 5])
+    state = layer.history_state(past, history_mask=mask)
+    np.testing.assert_array_equal(state[-1][1], np.zeros((max(LAGS) - 1, 1)))
+    alone = layer.history_state(past[:1])  # the first row as it is
+    np.testing.assert_allclose(state[-1][:1], alone[-1], atol=1e-6)
+
+
 # ------------------------------------------------------- saving and export
 
 

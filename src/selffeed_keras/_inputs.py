@@ -50,28 +50,29 @@ def rank_message(name, shape, token_model):
     return f"`{name}` must have shape {expected}. Received: {name}.shape={shape}."
 
 
-def seed(value, token_model, dtype):
-    """Returns the seed as a tensor of the layer's input dtype, or raises."""
-    value = as_tensor(value, "seed")
+def seed(value, token_model, dtype, name="seed"):
+    """Returns the seed (or the argument `name` read like one) as a tensor of
+    `dtype`, int32 ids for token models, or raises."""
+    value = as_tensor(value, name)
     rank = 2 if token_model else 3
     if rank_of(value) != rank:
-        raise ValueError(rank_message("seed", tuple(value.shape), token_model))
+        raise ValueError(rank_message(name, tuple(value.shape), token_model))
     if value.shape[0] == 0 or value.shape[1] == 0:
         raise ValueError(
-            "`seed` must hold at least one row and one time step. "
-            f"Received: seed.shape={tuple(value.shape)}."
+            f"`{name}` must hold at least one row and one time step. "
+            f"Received: {name}.shape={tuple(value.shape)}."
         )
     if token_model:
         if not is_integer(value.dtype):
             raise TypeError(
-                "`seed` must hold integer token ids, since the layer has a "
-                f"sampler. Received: seed.dtype={dtype_name(value.dtype)}."
+                f"`{name}` must hold integer token ids, since the layer has a "
+                f"sampler. Received: {name}.dtype={dtype_name(value.dtype)}."
             )
         return _backend.cast(value, "int32")
     real_numbers(
-        value.dtype, "seed", "real numbers (floats), since the layer has no sampler"
+        value.dtype, name, "real numbers (floats), since the layer has no sampler"
     )
-    return _cast(value, dtype, "seed")
+    return _cast(value, dtype, name)
 
 
 def _cast(value, dtype, name):
@@ -105,32 +106,34 @@ def real_numbers(dtype, name, what="real numbers (floats or integers)"):
         raise TypeError(f"`{name}` must hold {what}. Received: {name}.dtype={dtype}.")
 
 
-def seed_features(value, input_shape):
-    """Raises unless the seed's feature axes match the built `input_shape`."""
+def seed_features(value, input_shape, name="seed"):
+    """Raises unless the feature axes of `value` match the built `input_shape`."""
     if tuple(value.shape[2:]) != tuple(input_shape[2:]):
         raise ValueError(
-            "`seed` must have the feature size the layer was built for, "
-            f"{tuple(input_shape[2:])}. Received: seed.shape={tuple(value.shape)}."
+            f"`{name}` must have the feature size the layer was built for, "
+            f"{tuple(input_shape[2:])}. Received: {name}.shape={tuple(value.shape)}."
         )
 
 
-def seed_mask(value, seed):
-    """Returns the seed mask as a boolean tensor, None for None, or raises."""
+def seed_mask(value, seed, name="seed_mask", of="seed"):
+    """Returns the mask `name` of the argument `of` as a boolean tensor, None
+    for None, or raises. A seed mask needs a valid step in every row; a
+    history mask (`of="history"`) does not: a row may have no history."""
     if value is None:
         return None
-    value = as_tensor(value, "seed_mask")
+    value = as_tensor(value, name)
     if dtype_name(value.dtype) != "bool":
         raise TypeError(
-            "`seed_mask` must be boolean, True where a seed step is real. "
-            f"Received: seed_mask.dtype={dtype_name(value.dtype)}."
+            f"`{name}` must be boolean, True where a step of `{of}` is real. "
+            f"Received: {name}.dtype={dtype_name(value.dtype)}."
         )
     if tuple(value.shape) != tuple(seed.shape[:2]):
         raise ValueError(
-            "`seed_mask` must have shape (batch, seed_time) = "
-            f"{tuple(seed.shape[:2])}, the seed's first two axes. "
-            f"Received: seed_mask.shape={tuple(value.shape)}."
+            f"`{name}` must have shape (batch, time) = "
+            f"{tuple(seed.shape[:2])}, the first two axes of `{of}`. "
+            f"Received: {name}.shape={tuple(value.shape)}."
         )
-    if _backend.concrete(value):
+    if of == "seed" and _backend.concrete(value):
         empty = np.flatnonzero(~np.any(_backend.to_numpy(value), axis=1))
         if empty.size:
             raise ValueError(
@@ -273,7 +276,7 @@ def _valid_steps(seed_mask, shape):
     return valid
 
 
-def finite(value, name, seed_mask=None):
+def finite(value, name, seed_mask=None, mask_name="seed_mask"):
     """Raises `ValueError` for a NaN or infinity in `value`, in eager calls.
 
     Steps that `seed_mask` marks as padding are not read, so they are not
@@ -283,6 +286,8 @@ def finite(value, name, seed_mask=None):
         value: a `(batch, time, ...)` tensor of real numbers.
         name: the argument's name, for the message.
         seed_mask: None, or a boolean `(batch, seed_time)` tensor.
+        mask_name: the argument that marks missing steps of `value`, for the
+            message; None for an argument without one.
     """
     if not _backend.concrete(value) or not is_floating(value.dtype):
         return
@@ -302,7 +307,8 @@ def finite(value, name, seed_mask=None):
             "silently spread through the state to every later output. "
             f"Received: {name}[{row}, {step}] = {array[row, step].tolist()!r} "
             "(the first non-finite position, row and step). Fill missing "
-            "values first, or mark missing seed steps with `seed_mask`."
+            "values first"
+            + (f", or mark missing steps with `{mask_name}`." if mask_name else ".")
         )
 
 

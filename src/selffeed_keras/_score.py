@@ -112,7 +112,7 @@ def score(
         vocab_size = min(layer._vocabulary_size(), layer._output_size)
         continuation_ = _inputs.token_ids(continuation_, "continuation", vocab_size)
     else:
-        _inputs.finite(continuation_, "continuation")
+        _inputs.finite(continuation_, "continuation", mask_name=None)
     batch_size = seed.shape[0]
     template = layer._flat_template(batch_size)
     specs = [keras.KerasTensor((None, *t.shape[1:]), t.dtype) for t in template]

@@ -1075,7 +1075,15 @@ class SelfFeedingRNN(keras.layers.Layer):
             scaled), and the scale with `scaling="mean"`.
 
         Raises:
-            ValueError: on a layer with `lags=(1,)`, which keeps no history.
+            ValueError: on a layer with `lags=(1,)`, which keeps no history;
+                for a `history` or `context` of the wrong rank, feature size
+                or with NaNs or infinities at real steps, a `context` whose
+                rows or features differ from `history`'s, a `context` on a
+                layer without `scaling="mean"`, or a `history_mask` of
+                another shape than `history`'s first two axes.
+            TypeError: for a `history` or `context` that does not hold
+                numbers of the layer's kind (ids for token models), or a
+                `history_mask` that is not boolean.
 
         Examples:
             >>> layer = selffeed_keras.SelfFeedingRNN(
@@ -1094,25 +1102,27 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "with lags=(1,) keeps none: pass a longer seed instead, or "
                 "create the layer with lags. Received: lags=(1,)."
             )
-        history = _inputs.seed(history, self.is_token_model, self.compute_dtype)
+        history = _inputs.seed(
+            history, self.is_token_model, self.compute_dtype, "history"
+        )
         # An unbuilt layer stays unbuilt: its first call decides its
         # covariates, as it would without this state (only the encoder builds).
         if self.built:
-            _inputs.seed_features(history, self._input_shape)
-        mask = _step.input_mask(
-            self.encoder,
-            history,
-            None if history_mask is None else ops.cast(history_mask, "bool"),
+            _inputs.seed_features(history, self._input_shape, "history")
+        history_mask = _inputs.seed_mask(
+            history_mask, history, "history_mask", "history"
         )
+        _inputs.finite(history, "history", history_mask, "history_mask")
+        mask = _step.input_mask(self.encoder, history, history_mask)
         scale = None
+        if context is not None:
+            context = self._history_context(context, history)
         if self.scaling == "mean":
             readout = self._readout(history.shape[-1])
             if context is None:
                 scale = readout.series_scale(history, mask)
             else:
-                scale = readout.series_scale(
-                    _inputs.seed(context, False, self.compute_dtype), None
-                )
+                scale = readout.series_scale(context, None)
             history = ops.cast(
                 ops.cast(history, "float32") / scale[:, None], self.compute_dtype
             )
@@ -1123,6 +1133,30 @@ class SelfFeedingRNN(keras.layers.Layer):
         _, filled = lagged.sequence(encoded, template, mask)
         cell_states = self._cast_state(self._state_template(batch_size))
         return cell_states + filled + ([scale] if scale is not None else [])
+
+    def _history_context(self, context, history):
+        """`history_state`'s `context` as a tensor, or raises."""
+        if self.scaling != "mean":
+            raise ValueError(
+                '`context` gives the scale of a layer with scaling="mean"; this '
+                "layer reads its values unscaled, so leave `context` out. "
+                f"Received: context with scaling={self.scaling!r}."
+            )
+        context = _inputs.seed(context, False, self.compute_dtype, "context")
+        expected = (history.shape[0],) + tuple(history.shape[2:])
+        received = (context.shape[0],) + tuple(context.shape[2:])
+        if any(
+            a is not None and b is not None and a != b
+            for a, b in zip(expected, received, strict=True)
+        ):
+            raise ValueError(
+                "`context` must have a row for each row of `history` and the "
+                f"same features: shape (batch, time, features) with (batch, "
+                f"features) = {expected}. Received: context.shape="
+                f"{tuple(context.shape)}, history.shape={tuple(history.shape)}."
+            )
+        _inputs.finite(context, "context", mask_name=None)
+        return context
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""

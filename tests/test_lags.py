@@ -8,12 +8,16 @@ encoded elements.
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from cells import CELLS, sine_seed
 
 from selffeed_keras import SelfFeedingRNN, samplers
 
 LAGS = (1, 5, 3)  # not sorted: the order given is the order of the features
+
+
+def numpy(x):
+    """A tensor of any backend as a NumPy array (torch's: without its graph)."""
+    return keras.ops.convert_to_numpy(x)
 
 
 # ------------------------------------------------------------- the reference
@@ -31,7 +35,7 @@ class _Row:
         if self.scale is not None:
             value = value / self.scale
         if self.layer.encoder is not None:
-            return np.asarray(self.layer.encoder(np.array([value]))[0])
+            return numpy(self.layer.encoder(np.array([value]))[0])
         return np.asarray(value, "float32")
 
     def step(self, value, column):
@@ -47,15 +51,15 @@ class _Row:
         x = np.concatenate(parts)[None].astype("float32")
         state = self.cell_state
         if isinstance(self.cell.state_size, (list, tuple)):
-            state = tf.nest.pack_sequence_as(self.cell.state_size, state)
+            state = keras.tree.pack_sequence_as(self.cell.state_size, state)
         else:
             state = state[0]
         output, state = self.cell(x, state)
-        self.cell_state = tf.nest.flatten(state)
+        self.cell_state = keras.tree.flatten(state)
         for head in (self.layer.head, self.layer.projection):
             if head is not None:
                 output = head(output)
-        return np.asarray(output[0])
+        return numpy(output[0])
 
     def feed(self, output):
         if self.layer.is_token_model:
@@ -85,12 +89,12 @@ def reference(layer, seed, steps=0, seed_mask=None, covariates=None, state=None)
     seed = np.asarray(seed)
     batch, seed_time = seed.shape[:2]
     size = max(layer.lags)
-    num_cell_states = len(tf.nest.flatten(layer.rnn.get_initial_state(1)))
+    num_cell_states = len(keras.tree.flatten(layer.rnn.get_initial_state(1)))
     mask = np.ones((batch, seed_time), bool) if seed_mask is None else seed_mask
     seed_outputs, generated, final = [], [], []
     for b in range(batch):
         if state is None:
-            cell_state = tf.nest.flatten(layer.rnn.cell.get_initial_state(1))
+            cell_state = keras.tree.flatten(layer.rnn.cell.get_initial_state(1))
             past, scale = [None] * (size - 1), None
         else:
             cell_state = [s[b : b + 1] for s in state[:num_cell_states]]
@@ -137,7 +141,7 @@ def teacher_forced(seed_outputs):
 
 
 def assert_close_where_valid(actual, expected, atol=1e-5):
-    actual = np.asarray(actual)
+    actual = numpy(actual)
     valid = ~np.isnan(expected)
     np.testing.assert_allclose(actual[valid], expected[valid], atol=atol)
 
@@ -191,7 +195,7 @@ def test_default_lags_keep_the_state_and_the_outputs():
     outputs, state = plain(seed)
     assert len(state) == 1  # no history in the state
     _, generated, _ = reference(plain, seed, steps=6)
-    np.testing.assert_allclose(plain.generate(seed, 6), generated, atol=1e-5)
+    np.testing.assert_allclose(numpy(plain.generate(seed, 6)), generated, atol=1e-5)
 
 
 @pytest.mark.parametrize("cell_name", ["lstm_cell", "stacked"])
@@ -202,9 +206,9 @@ def test_free_running_training_equals_generate_from_one_step(cell_name):
     inputs = sine_seed(batch=2, time=10)
     outputs, state = layer(inputs, training=True)
     generated, generated_state = layer.generate(inputs[:, :1], 10, return_state=True)
-    np.testing.assert_allclose(outputs, generated, atol=1e-5)
+    np.testing.assert_allclose(numpy(outputs), numpy(generated), atol=1e-5)
     for a, b in zip(state, generated_state, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_allclose(numpy(a), numpy(b), atol=1e-5)
 
 
 def test_scheduled_sampling_with_lags_trains():
@@ -212,10 +216,10 @@ def test_scheduled_sampling_with_lags_trains():
     model = keras.Sequential([keras.Input((None, 1)), layer])
     model.compile("adam", "mse")
     inputs = sine_seed(batch=4, time=12)
-    before = [np.asarray(w) for w in model.trainable_weights]
+    before = [numpy(w) for w in model.trainable_weights]
     model.fit(inputs[:, :-1], inputs[:, 1:], epochs=1, verbose=0)
     changed = [
-        not np.allclose(a, np.asarray(w))
+        not np.allclose(a, numpy(w))
         for a, w in zip(before, model.trainable_weights, strict=True)
     ]
     assert all(changed)
@@ -230,10 +234,12 @@ def test_call_equals_the_reference(cell_name):
     seed = sine_seed(batch=2, time=9)
     outputs, state = layer(seed)
     expected, _, final = reference(layer, seed)
-    np.testing.assert_allclose(outputs, teacher_forced(expected), atol=1e-5)
+    np.testing.assert_allclose(numpy(outputs), teacher_forced(expected), atol=1e-5)
     # The state: cell states, then the history, oldest first.
     assert state[-1].shape == (2, max(LAGS) - 1, 1)
-    np.testing.assert_allclose(state[-1], np.array([f[1] for f in final]), atol=1e-6)
+    np.testing.assert_allclose(
+        numpy(state[-1]), np.array([f[1] for f in final]), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("padding", ["left", "right", "middle"])
@@ -250,7 +256,9 @@ def test_call_with_a_mask_counts_valid_elements(padding):
     outputs, state = layer(seed, mask=mask)
     expected, _, final = reference(layer, seed, seed_mask=mask)
     assert_close_where_valid(outputs, teacher_forced(expected))
-    np.testing.assert_allclose(state[-1], np.array([f[1] for f in final]), atol=1e-6)
+    np.testing.assert_allclose(
+        numpy(state[-1]), np.array([f[1] for f in final]), atol=1e-6
+    )
 
 
 def test_two_calls_equal_one():
@@ -259,9 +267,11 @@ def test_two_calls_equal_one():
     whole, whole_state = layer(seed)
     first, state = layer(seed[:, :4])
     rest, rest_state = layer(seed[:, 4:], initial_state=state)
-    np.testing.assert_allclose(np.concatenate([first, rest], 1), whole, atol=1e-5)
+    np.testing.assert_allclose(
+        np.concatenate([numpy(first), numpy(rest)], 1), numpy(whole), atol=1e-5
+    )
     for a, b in zip(rest_state, whole_state, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_allclose(numpy(a), numpy(b), atol=1e-5)
 
 
 # -------------------------------------------------------------- generation
@@ -274,10 +284,12 @@ def test_generate_equals_the_reference(seed_time, jit_compile):
     seed = sine_seed(batch=2, time=seed_time)
     _, expected, final = reference(layer, seed, steps=12)
     generated, state = layer.generate(seed, 12, return_state=True)
-    np.testing.assert_allclose(generated, expected, atol=1e-5)
+    np.testing.assert_allclose(numpy(generated), expected, atol=1e-5)
     # The state that produced the last element: its history ends with the
     # element read last, the one before the last generated.
-    np.testing.assert_allclose(state[-1], np.array([f[1] for f in final]), atol=1e-5)
+    np.testing.assert_allclose(
+        numpy(state[-1]), np.array([f[1] for f in final]), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("padding", ["left", "right", "middle"])
@@ -293,7 +305,7 @@ def test_generate_with_a_seed_mask(padding):
         mask[0, 2:6], mask[1, 1] = False, False
     _, expected, _ = reference(layer, seed, steps=8, seed_mask=mask)
     np.testing.assert_allclose(
-        layer.generate(seed, 8, seed_mask=mask), expected, atol=1e-5
+        numpy(layer.generate(seed, 8, seed_mask=mask)), expected, atol=1e-5
     )
 
 
@@ -304,7 +316,7 @@ def test_generate_with_covariates():
     covariates = covariates.astype("float32")
     _, expected, _ = reference(layer, seed, steps=7, covariates=covariates)
     np.testing.assert_allclose(
-        layer.generate(seed, 7, covariates=covariates), expected, atol=1e-5
+        numpy(layer.generate(seed, 7, covariates=covariates)), expected, atol=1e-5
     )
 
 
@@ -314,7 +326,9 @@ def test_two_generate_calls_equal_one():
     whole = layer.generate(seed, 20)
     first, state = layer.generate(seed, 8, return_state=True)
     rest = layer.generate(first[:, -1:], 12, initial_state=state)
-    np.testing.assert_allclose(np.concatenate([first, rest], 1), whole, atol=1e-5)
+    np.testing.assert_allclose(
+        np.concatenate([numpy(first), numpy(rest)], 1), numpy(whole), atol=1e-5
+    )
 
 
 def test_call_state_continues_in_generate():
@@ -322,8 +336,8 @@ def test_call_state_continues_in_generate():
     seed = sine_seed(batch=2, time=10)
     _, state = layer(seed[:, :-1])
     np.testing.assert_allclose(
-        layer.generate(seed[:, -1:], 9, initial_state=state),
-        layer.generate(seed, 9),
+        numpy(layer.generate(seed[:, -1:], 9, initial_state=state)),
+        numpy(layer.generate(seed, 9)),
         atol=1e-5,
     )
 
@@ -342,7 +356,7 @@ def test_sample_paths_each_read_their_own_history(scaling):
     layer.build(seed.shape)
     certain_normal(layer)
     _, expected, _ = reference(layer, seed, steps=10)
-    paths = layer.generate(seed, 10, num_samples=3, random_seed=1)
+    paths = numpy(layer.generate(seed, 10, num_samples=3, random_seed=1))
     assert paths.shape == (2, 3, 10, 1)
     for k in range(3):
         np.testing.assert_allclose(paths[:, k], expected, atol=1e-4)
@@ -356,8 +370,8 @@ def test_sample_paths_draw_apart_and_continue():
     )
     assert state[-2].shape == (8, max(LAGS) - 1, 1)  # one history per path
     again = layer.generate(seed, 6, num_samples=4, random_seed=3)
-    np.testing.assert_array_equal(paths, again)
-    assert np.std(paths[:, :, -1]) > 0
+    np.testing.assert_array_equal(numpy(paths), numpy(again))
+    assert np.std(numpy(paths)[:, :, -1]) > 0
 
 
 def test_token_model_with_greedy_and_beam():
@@ -372,17 +386,17 @@ def test_token_model_with_greedy_and_beam():
     )
     seed = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
     _, expected, _ = reference(layer, seed, steps=9)
-    np.testing.assert_array_equal(layer.generate(seed, 9), expected)
+    np.testing.assert_array_equal(numpy(layer.generate(seed, 9)), expected)
     # A beam search of one beam is greedy.
     np.testing.assert_array_equal(
-        layer.generate(seed, 9, sampler=samplers.BeamSampler(1)), expected
+        numpy(layer.generate(seed, 9, sampler=samplers.BeamSampler(1))), expected
     )
     # Scores: of the greedy continuation, as a beam search ranks it.
     (sequences, scores) = layer.generate(
         seed, 9, sampler=samplers.BeamSampler(3, return_all_beams=True)
     )
     np.testing.assert_allclose(
-        layer.score(seed, sequences[:, 0]), scores[:, 0], atol=1e-4
+        numpy(layer.score(seed, sequences[:, 0])), numpy(scores[:, 0]), atol=1e-4
     )
 
 
@@ -392,12 +406,14 @@ def test_score_of_a_distribution_reads_lags_as_the_call_does():
     continuation = 3.0 + sine_seed(batch=2, time=4, offset=0.5)
     layer.build((None, None, 1))
     scale = np.abs(seed).mean(1)  # score takes the scale from the seed
-    state = [np.asarray(s) for s in layer._flat_template(2)]
+    state = [numpy(s) for s in layer._flat_template(2)]
     state[-1] = scale
     inputs = np.concatenate([seed, continuation[:, :-1]], 1)
     params = layer(inputs, initial_state=state)[:, 5:]
-    expected = np.asarray(layer.distribution.log_prob(params, continuation)).sum((1, 2))
-    np.testing.assert_allclose(layer.score(seed, continuation), expected, rtol=1e-5)
+    expected = numpy(layer.distribution.log_prob(params, continuation)).sum((1, 2))
+    np.testing.assert_allclose(
+        numpy(layer.score(seed, continuation)), expected, rtol=1e-5
+    )
 
 
 # ------------------------------------------- history the cell does not read
@@ -410,15 +426,15 @@ def test_history_state_is_read_by_lags(past_time):
     seed = sine_seed(batch=2, time=3)
     state = layer.history_state(past)
     assert len(state) == 3 and state[-1].shape == (2, max(LAGS) - 1, 1)
-    numpy_state = [np.asarray(s) for s in state]
+    numpy_state = [numpy(s) for s in state]
     expected, generated, _ = reference(layer, seed, steps=6, state=numpy_state)
     np.testing.assert_allclose(
-        layer.generate(seed, 6, initial_state=state), generated, atol=1e-5
+        numpy(layer.generate(seed, 6, initial_state=state)), generated, atol=1e-5
     )
     outputs, _ = layer(seed, initial_state=state)
-    np.testing.assert_allclose(outputs, teacher_forced(expected), atol=1e-5)
+    np.testing.assert_allclose(numpy(outputs), teacher_forced(expected), atol=1e-5)
     # The cell did not step over the history: its states are zeros.
-    np.testing.assert_array_equal(state[0], np.zeros((2, 8)))
+    np.testing.assert_array_equal(numpy_state[0], np.zeros((2, 8)))
 
 
 def test_history_state_with_mean_scaling_takes_the_context_scale():
@@ -428,11 +444,12 @@ def test_history_state_with_mean_scaling_takes_the_context_scale():
     layer.build(seed.shape)
     certain_normal(layer)
     state = layer.history_state(past, context=seed)
-    np.testing.assert_allclose(state[-1], np.abs(seed).mean(1), rtol=1e-6)
-    numpy_state = [np.asarray(s) for s in state]
+    numpy_state = [numpy(s) for s in state]
+    np.testing.assert_allclose(numpy_state[-1], np.abs(seed).mean(1), rtol=1e-6)
     _, generated, _ = reference(layer, seed, steps=5, state=numpy_state)
+    paths = layer.generate(seed, 5, initial_state=state, num_samples=2, random_seed=0)
     np.testing.assert_allclose(
-        layer.generate(seed, 5, initial_state=state, num_samples=2, random_seed=0),
+        numpy(paths),
         np.repeat(generated[:, None], 2, axis=1),
         atol=1e-4,
     )
@@ -450,7 +467,7 @@ def test_history_state_trains_as_an_input_of_a_functional_model():
     model.fit([windows[:, :-1], state], windows[:, 1:], epochs=1, verbose=0)
     np.testing.assert_allclose(
         model.predict([windows[:, :-1], state], verbose=0),
-        layer(windows[:, :-1], initial_state=state),
+        numpy(layer(windows[:, :-1], initial_state=state)),
         atol=1e-5,
     )
 
@@ -472,10 +489,11 @@ def test_history_state_leaves_an_unbuilt_layer_free_to_read_covariates():
     model.fit(x, windows[:, 1:], epochs=1, verbose=0)
     built_state = layer.history_state(past, context=windows[:, :5])
     for before, after in zip(state, built_state, strict=True):
-        np.testing.assert_allclose(before, after, rtol=1e-6)
+        np.testing.assert_allclose(numpy(before), numpy(after), rtol=1e-6)
+    outputs = layer(windows[:, :-1], covariates=calendar[:, 21:], initial_state=state)
     np.testing.assert_allclose(
         model.predict(x, verbose=0),
-        layer(windows[:, :-1], covariates=calendar[:, 21:], initial_state=state),
+        numpy(outputs),
         atol=1e-5,
     )
 
@@ -557,9 +575,9 @@ def test_history_state_masked_steps_may_hold_nan_and_a_row_may_have_no_history()
     past[1] = np.nan  # the second row has no history: every step is masked
     mask = np.array([[True] * 5, [False] * 5])
     state = layer.history_state(past, history_mask=mask)
-    np.testing.assert_array_equal(state[-1][1], np.zeros((max(LAGS) - 1, 1)))
+    np.testing.assert_array_equal(numpy(state[-1][1]), np.zeros((max(LAGS) - 1, 1)))
     alone = layer.history_state(past[:1])  # the first row as it is
-    np.testing.assert_allclose(state[-1][:1], alone[-1], atol=1e-6)
+    np.testing.assert_allclose(numpy(state[-1][:1]), numpy(alone[-1]), atol=1e-6)
 
 
 # ------------------------------------------------------- saving and export
@@ -573,12 +591,16 @@ def test_saving_keeps_lags(tmp_path):
     model.save(tmp_path / "lags.keras")
     loaded = keras.saving.load_model(tmp_path / "lags.keras").layers[0]
     assert loaded.lags == LAGS
-    np.testing.assert_allclose(loaded.generate(seed, 10), expected, atol=1e-6)
-    np.testing.assert_allclose(loaded(seed), layer(seed), atol=1e-6)
+    np.testing.assert_allclose(
+        numpy(loaded.generate(seed, 10)), numpy(expected), atol=1e-6
+    )
+    np.testing.assert_allclose(numpy(loaded(seed)), numpy(layer(seed)), atol=1e-6)
 
 
 @pytest.mark.tensorflow_only(reason="ExportArchive")
 def test_export_archive_serves_generate_with_lags(tmp_path):
+    import tensorflow as tf
+
     layer = lagged_layer()
     seed = sine_seed(batch=2, time=6)
     expected = layer.generate(seed, 15)

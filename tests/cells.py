@@ -95,7 +95,7 @@ def reference_generate(layer, seed, steps, covariates=None):
     outputs = []
     value = predict(output)
     for k in range(steps):
-        outputs.append(np.asarray(value))
+        outputs.append(ops.convert_to_numpy(value))
         if k == steps - 1:
             break
         output, state = cell(read(value, seed.shape[1] + k), state)

@@ -57,12 +57,17 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 # Generation on Keras' torch backend, an eager loop (the unit extra and the
 # torch extra, in the same environment): against hand-written loops, beams
 # against score, random streams, a file saved on TensorFlow; what differs
-# between backends (imports without TensorFlow, fit and reload); the
-# doctests. The other files test TensorFlow's and JAX's loops. On a 2-core
-# AMD EPYC at a load average of 1: torch 2.13.0 and its dependencies install
-# in 29 s (a fresh venv), and these tests take 50 s in one process.
+# between backends (imports without TensorFlow, fit and reload); lags and
+# covariates in calls, generate, score, history_state, fit and .keras files
+# (test_lags, test_covariates); the doctests. The other files test
+# TensorFlow's and JAX's loops. On a 2-core AMD EPYC at a load average of 1:
+# torch 2.13.0 and its dependencies install in 29 s (a fresh venv), and
+# these tests took 50 s in one process before test_lags and test_covariates
+# joined them; with them they take 1.5 times as long (on 2 workers at a load
+# average of 4, back to back: 140 s without, 214 s with).
 TORCH_TESTS := src tests/test_torch_generate.py tests/test_generate_jax_torch.py \
-	tests/test_backends.py tests/test_loop_backends.py tests/test_noise_scale.py
+	tests/test_backends.py tests/test_loop_backends.py tests/test_noise_scale.py \
+	tests/test_lags.py tests/test_covariates.py
 
 test-torch: export KERAS_BACKEND := torch
 test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch

@@ -1079,8 +1079,9 @@ class SelfFeedingRNN(keras.layers.Layer):
                 for a `history` or `context` of the wrong rank, feature size
                 or with NaNs or infinities at real steps, a `context` whose
                 rows or features differ from `history`'s, a `context` on a
-                layer without `scaling="mean"`, or a `history_mask` of
-                another shape than `history`'s first two axes.
+                layer without `scaling="mean"`, a `history_mask` of
+                another shape than `history`'s first two axes, or token ids
+                outside the encoder's vocabulary.
             TypeError: for a `history` or `context` that does not hold
                 numbers of the layer's kind (ids for token models), or a
                 `history_mask` that is not boolean.
@@ -1102,13 +1103,21 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "with lags=(1,) keeps none: pass a longer seed instead, or "
                 "create the layer with lags. Received: lags=(1,)."
             )
+        # The input dtype, as `generate` reads its seed: float32 for a scaled
+        # layer, which divides by the scale before casting to float16.
         history = _inputs.seed(
-            history, self.is_token_model, self.compute_dtype, "history"
+            history, self.is_token_model, self.input_dtype, "history"
         )
         # An unbuilt layer stays unbuilt: its first call decides its
         # covariates, as it would without this state (only the encoder builds).
         if self.built:
             _inputs.seed_features(history, self._input_shape, "history")
+        if self.is_token_model:
+            vocab_size = getattr(self.encoder, "input_dim", None)
+            if vocab_size is None and self.built:
+                vocab_size = self._vocabulary_size()
+            if vocab_size is not None:
+                history = _inputs.token_ids(history, "history", vocab_size)
         history_mask = _inputs.seed_mask(
             history_mask, history, "history_mask", "history"
         )
@@ -1142,7 +1151,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "layer reads its values unscaled, so leave `context` out. "
                 f"Received: context with scaling={self.scaling!r}."
             )
-        context = _inputs.seed(context, False, self.compute_dtype, "context")
+        context = _inputs.seed(context, False, self.input_dtype, "context")
         expected = (history.shape[0],) + tuple(history.shape[2:])
         received = (context.shape[0],) + tuple(context.shape[2:])
         if any(

@@ -172,6 +172,13 @@ def test_score_refuses_a_continuation_out_of_the_vocabulary(tokens):
         tokens.score(np.array([[1, 2]]), np.array([[3, 6]]))
 
 
+def test_score_refuses_a_seed_of_other_features_than_the_layer_was_built_for(paths):
+    # The continuation has the seed's features, so only the built layer can
+    # tell: it failed inside the traced function's input signature.
+    with pytest.raises(ValueError, match=r"`seed` must have the feature size.*\(1,\)"):
+        paths.score(np.ones((2, 5, 2), "float32"), np.ones((2, 3, 2), "float32"))
+
+
 def test_score_names_itself_in_covariates_errors(tokens):
     with pytest.raises(ValueError, match="so `score` cannot read them"):
         tokens.score(

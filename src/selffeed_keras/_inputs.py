@@ -166,6 +166,68 @@ def initial_state(value, specs, batch_size):
     return [_backend.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
 
 
+def _fits(received, expected):
+    """Whether two shapes agree, an unknown size (None) agreeing with any."""
+    return len(received) == len(expected) and all(
+        r is None or e is None or r == e
+        for r, e in zip(received, expected, strict=True)
+    )
+
+
+def call_inputs(inputs, input_shape, token_model):
+    """Raises unless a call's `inputs` fit the shape the layer was built for.
+
+    Sizes unknown in a graph (None) are not compared.
+    """
+    shape = tuple(inputs.shape)
+    if len(shape) != (2 if token_model else 3):
+        raise ValueError(rank_message("inputs", shape, token_model))
+    if not _fits(shape[2:], tuple(input_shape[2:])):
+        raise ValueError(
+            "`inputs` must have the feature size the layer was built for, "
+            f"{tuple(input_shape[2:])}. Received: inputs.shape={shape}."
+        )
+
+
+def call_mask(mask, inputs):
+    """Raises unless a call's `mask` is `(batch, time)` of the inputs, or None."""
+    if mask is None:
+        return
+    shape = tuple(np.shape(mask) if not hasattr(mask, "shape") else mask.shape)
+    expected = tuple(inputs.shape[:2])
+    if not _fits(shape, expected):
+        raise ValueError(
+            f"`mask` must have shape (batch, time) = {expected}, the first two "
+            f"axes of `inputs`, True where a step is real. Received: "
+            f"mask.shape={shape}."
+        )
+
+
+def call_state(value, template, batch_size):
+    """Returns a call's `initial_state` as a flat list, None for None, or raises.
+
+    Args:
+        value: the argument: None or a flat list of state tensors.
+        template: the flat zero state of one row.
+        batch_size: the inputs' batch size, None where unknown.
+    """
+    if value is None:
+        return None
+    flat = keras.tree.flatten(value)
+    expected = [(batch_size, *t.shape[1:]) for t in template]
+    received = [tuple(getattr(t, "shape", ())) for t in flat]
+    if len(received) != len(expected) or not all(
+        _fits(r, e) for r, e in zip(received, expected, strict=True)
+    ):
+        raise ValueError(
+            "`initial_state` must be a flat list of state tensors with shapes "
+            f"{expected} for this cell and batch, as a call with "
+            "`return_state=True` or `generate(..., return_state=True)` "
+            f"returns. Received shapes: {received}."
+        )
+    return flat
+
+
 _COVARIATES_HELP = (
     "covariates are inputs read at every step but never predicted, shaped "
     "(batch, time, num_covariates)"
@@ -205,6 +267,12 @@ def call_covariates(value, inputs, num_covariates):
     _presence(value, num_covariates, "calling it")
     if value is None:
         return
+    if not hasattr(value, "shape"):
+        raise TypeError(
+            "`covariates` must be an array or a tensor of shape (batch, time, "
+            f"{num_covariates}). Received: covariates of type "
+            f"{type(value).__name__}."
+        )
     shape = tuple(value.shape)
     if len(shape) != 3:
         raise ValueError(

@@ -249,7 +249,12 @@ class SelfFeedingRNN(keras.layers.Layer):
             a `sampling_probability` outside [0, 1], a bad `jit_compile`;
             when built, inputs of the wrong rank, or a head whose output
             cannot be fed back (`sampler=None` and a width other than the
-            input's).
+            input's); when called, inputs of another rank or feature size
+            than the layer was built for, a `mask` that is not `(batch,
+            time)` of the inputs, an `initial_state` whose number of
+            tensors or shapes (batch included) differ from the state's, or
+            covariates missing, unexpected or of the wrong shape (a
+            `TypeError` for covariates that are not an array or a tensor).
 
     Attributes:
         cell: what `cell` resolved to: the cell, a `StackedRNNCells` for a
@@ -532,7 +537,12 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> tuple(outputs.shape), [tuple(s.shape) for s in state]
             ((2, 6, 1), [(2, 4)])
         """
+        _inputs.call_inputs(inputs, self._input_shape, self.is_token_model)
+        _inputs.call_mask(mask, inputs)
         _inputs.call_covariates(covariates, inputs, self._num_covariates)
+        initial_state = _inputs.call_state(
+            initial_state, self._flat_template(1), inputs.shape[0]
+        )
         initial_state, history = self._step.pop_history(initial_state)
         scale = None
         if self._step.scaled:

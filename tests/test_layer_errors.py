@@ -67,6 +67,19 @@ def test_head_width_must_match_the_input_width_without_sampler():
         layer.generate(np.zeros((1, 3, 1), "float32"), 2)
 
 
+def test_token_head_must_not_be_wider_than_the_vocabulary():
+    # Its extra ids failed inside the loop's Embedding lookup (clipped
+    # silently under XLA).
+    layer = SelfFeedingRNN(
+        keras.layers.LSTMCell(4),
+        head=keras.layers.Dense(12),
+        encoder=keras.layers.Embedding(9, 3),
+        sampler="greedy",
+    )
+    with pytest.raises(ValueError, match=r"at most 9.*width 12.*input_dim=9"):
+        layer.generate(np.zeros((1, 3), "int32"), 2)
+
+
 def test_sampler_needs_an_encoder():
     with pytest.raises(ValueError, match="needs an `encoder`.*encoder=None"):
         SelfFeedingRNN(

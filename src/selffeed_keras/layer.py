@@ -249,7 +249,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             a `sampling_probability` outside [0, 1], a bad `jit_compile`;
             when built, inputs of the wrong rank, or a head whose output
             cannot be fed back (`sampler=None` and a width other than the
-            input's); when called, inputs of another rank or feature size
+            input's, or, for a token model, wider than the encoder's
+            `input_dim`); when called, inputs of another rank or feature size
             than the layer was built for, a `mask` that is not `(batch,
             time)` of the inputs, an `initial_state` whose number of
             tensors or shapes (batch included) differ from the state's, or
@@ -465,6 +466,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             y = self.projection.compute_output_spec(y)
         elif not self.is_token_model:
             _checks.feedback_width(inputs_shape, y.shape)
+        else:
+            _checks.token_head_width(y.shape[-1], self.encoder)
         self._input_shape = inputs_shape
         self._num_covariates = num_covariates
         self._history = _lags.get(self.lags, x.shape[-1])

@@ -232,6 +232,19 @@ def test_a_non_finite_continuation_is_refused(paths):
         paths.score(sine_seed(), continuation)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_or_boolean_initial_state_is_refused(paths, bad):
+    # It spread into every output silently; a bool was cast to 0 and 1.
+    state = np.zeros((2, 4), "float32")  # a GRUCell(4)'s, for 2 rows
+    state[1, 3] = bad
+    with pytest.raises(ValueError, match=r"`initial_state\[0\]` must hold fin.*row 1"):
+        paths.generate(sine_seed(), 3, initial_state=[state])
+    with pytest.raises(ValueError, match=r"`initial_state\[0\]` must hold finite"):
+        paths.score(sine_seed(), np.ones((2, 3, 1), "float32"), initial_state=[state])
+    with pytest.raises(TypeError, match=r"`initial_state\[0\]` must hold real"):
+        paths.generate(sine_seed(), 3, initial_state=[np.ones((2, 4), bool)])
+
+
 def test_non_finite_covariates_are_refused_with_their_position():
     layer = continuous_layer("gru_cell")
     seed = sine_seed()

@@ -163,7 +163,35 @@ def initial_state(value, specs, batch_size):
             f"{expected} for this cell and batch, as `generate(..., "
             f"return_state=True)` returns. Received shapes: {received}."
         )
+    for index, state in enumerate(flat):
+        _finite_state(state, index)
     return [_backend.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
+
+
+def _finite_state(value, index):
+    """Raises for a bool, or a NaN or infinity, in a state tensor (eagerly)."""
+    name = f"initial_state[{index}]"
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:  # a Python list: converted by the cast that follows
+        return
+    real_numbers(dtype, name)
+    if isinstance(value, np.ndarray):
+        array = value
+    elif _backend.is_tensor(value) and _backend.concrete(value):
+        array = _backend.to_numpy(value)
+    else:  # in a graph: unknown values
+        return
+    if not is_floating(array.dtype):
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise ValueError(
+            f"`{name}` must hold finite numbers: a NaN or an infinity in the "
+            "state would silently spread to every output. Received: a "
+            f"non-finite value in row {row} of {name}, shape "
+            f"{tuple(array.shape)}."
+        )
 
 
 def _fits(received, expected):

@@ -849,7 +849,8 @@ class SelfFeedingRNN(keras.layers.Layer):
                 `end_token` without a sampler or out of range, a
                 `noise_scale` not above 0 or without a distribution that
                 can scale its spread, an
-                `initial_state` that does not match the cell, or covariates
+                `initial_state` that does not match the cell or holds a NaN
+                or an infinity, or covariates
                 missing, unexpected or of the wrong shape.
             TypeError: for arguments of the wrong type or dtype.
 

@@ -267,10 +267,11 @@ def covariates_shape(shape):
     if shape is None:
         return None
     shape = tuple(shape)
-    if len(shape) != 3 or not isinstance(shape[-1], int):
+    if len(shape) != 3 or not isinstance(shape[-1], int) or shape[-1] < 1:
         raise ValueError(
             f"`covariates` must have shape (batch, time, num_covariates) with a "
-            f"known number of covariates. Received: covariates.shape={shape}."
+            f"known number of covariates, at least 1 (leave them out for none). "
+            f"Received: covariates.shape={shape}."
         )
     return int(shape[-1])
 

@@ -367,3 +367,12 @@ def test_bad_covariates_in_call(with_covariates, covariates, error, match):
 def test_covariates_of_the_wrong_rank_when_building():
     with pytest.raises(ValueError, match="num_covariates"):
         continuous_layer("gru_cell")(sine_seed(), covariates=np.zeros((2, 12)))
+
+
+def test_zero_covariates_are_refused_when_building():
+    # A layer built with 0 covariates asked for an empty array at every call.
+    empty = np.zeros((2, 12, 0), "float32")
+    with pytest.raises(ValueError, match=r"at least 1.*covariates.shape=\(2, 12, 0\)"):
+        continuous_layer("gru_cell")(sine_seed(), covariates=empty)
+    with pytest.raises(ValueError, match=r"at least 1 \(leave them out"):
+        continuous_layer("gru_cell").generate(sine_seed(), 1, covariates=empty)

@@ -580,6 +580,49 @@ def test_history_state_masked_steps_may_hold_nan_and_a_row_may_have_no_history()
     np.testing.assert_allclose(numpy(state[-1][:1]), numpy(alone[-1]), atol=1e-6)
 
 
+@pytest.mark.parametrize("built", [False, True])
+def test_history_state_refuses_token_ids_outside_the_vocabulary(built):
+    layer = SelfFeedingRNN(
+        keras.layers.GRUCell(4),
+        head=keras.layers.Dense(7),
+        encoder=keras.layers.Embedding(7, 3),
+        sampler="greedy",
+        lags=(1, 2),
+        jit_compile=False,
+    )
+    if built:
+        layer.generate(np.array([[1, 2]]), 1)
+    for past, bad in (([[1, 9, 3]], 9), ([[1, 2, -1]], -1)):
+        with pytest.raises(
+            ValueError, match=rf"`history` must hold token ids in \[0, 7\).* = {bad}"
+        ):
+            layer.history_state(np.array(past))
+
+
+@pytest.fixture
+def mixed_float16():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_history_state_reads_values_past_float16_with_mean_scaling(mixed_float16):
+    # A scaled layer reads its series in float32, as `generate` reads a seed,
+    # and divides by the scale before the cast to float16.
+    layer = lagged_layer(distribution="normal", scaling="mean")
+    past = 1e5 * (2.0 + sine_seed(batch=2, time=7))
+    state = layer.history_state(past, context=past[:, -3:])
+    scale = np.abs(past[:, -3:]).mean(1)
+    np.testing.assert_allclose(state[-1], scale, rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(state[-2], "float32"),
+        past[:, -(max(LAGS) - 1) :] / scale[:, None],
+        rtol=1e-3,
+    )
+    seed = past[:, -3:]
+    assert np.isfinite(layer.generate(seed, 3, initial_state=state)).all()
+
+
 # ------------------------------------------------------- saving and export
 
 

@@ -67,6 +67,19 @@ def test_head_width_must_match_the_input_width_without_sampler():
         layer.generate(np.zeros((1, 3, 1), "float32"), 2)
 
 
+def test_token_head_must_not_be_wider_than_the_vocabulary():
+    # Its extra ids failed inside the loop's Embedding lookup (clipped
+    # silently under XLA).
+    layer = SelfFeedingRNN(
+        keras.layers.LSTMCell(4),
+        head=keras.layers.Dense(12),
+        encoder=keras.layers.Embedding(9, 3),
+        sampler="greedy",
+    )
+    with pytest.raises(ValueError, match=r"at most 9.*width 12.*input_dim=9"):
+        layer.generate(np.zeros((1, 3), "int32"), 2)
+
+
 def test_sampler_needs_an_encoder():
     with pytest.raises(ValueError, match="needs an `encoder`.*encoder=None"):
         SelfFeedingRNN(
@@ -111,6 +124,87 @@ def test_end_token_out_of_range(tokens):
 def test_initial_state_that_does_not_match(sine):
     with pytest.raises(ValueError, match=r"`initial_state`.*\[\(2, 8\), \(2, 8\)\]"):
         sine.generate(sine_seed(), 3, initial_state=[np.zeros((2, 8), "float32")])
+
+
+_STATE = [np.zeros((2, 8), "float32")] * 2  # an LSTMCell(8)'s, for 2 rows
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        # Each failed inside TensorFlow, broadcast a row's state or mask over
+        # the batch, or read a lone tensor's rows as the states.
+        (
+            {"inputs": np.zeros((2, 5), "float32")},
+            ValueError,
+            r"`inputs` must have shape \(batch, time, f",
+        ),
+        (
+            {"inputs": np.zeros((2, 5, 3), "float32")},
+            ValueError,
+            r"`inputs` must have the feature size.*\(1,\).*\(2, 5, 3\)",
+        ),
+        (
+            {"mask": np.ones((2, 4), bool)},
+            ValueError,
+            r"`mask` must have shape \(batch, time\) = \(2, 5\).*\(2, 4\)",
+        ),
+        (
+            {"mask": np.ones((1, 5), bool)},
+            ValueError,
+            r"`mask` must have shape.*mask.shape=\(1, 5\)",
+        ),
+        (
+            {"initial_state": _STATE[:1]},
+            ValueError,
+            r"`initial_state` must be a flat list.*\[\(2, 8\), \(2, 8\)\]",
+        ),
+        (
+            {"initial_state": _STATE * 2},
+            ValueError,
+            r"`initial_state`.*Received shapes: \[\(2, 8\)",
+        ),
+        (
+            {"initial_state": [s[:1] for s in _STATE]},
+            ValueError,
+            r"`initial_state`.*Received shapes: \[\(1, 8\), \(1, 8\)\]",
+        ),
+        (
+            {"initial_state": [np.zeros((2, 3), "float32")] * 2},
+            ValueError,
+            r"`initial_state`.*\(2, 3\)",
+        ),
+        (
+            {"initial_state": _STATE[0]},
+            ValueError,
+            r"`initial_state`.*Received shapes: \[\(2, 8\)\]\.",
+        ),
+    ],
+)
+def test_call_names_the_argument_it_refuses(sine, kwargs, error, match):
+    kwargs = {"inputs": sine_seed(time=5), **kwargs}
+    with pytest.raises(error, match=match):
+        sine(**kwargs)
+
+
+def test_call_of_a_token_model_refuses_inputs_of_the_wrong_rank(tokens):
+    tokens(np.zeros((2, 3), "int32"))
+    with pytest.raises(ValueError, match=r"`inputs` must have shape \(batch, time\) i"):
+        tokens(np.zeros((2, 3, 1), "int32"))
+
+
+def test_call_refuses_covariates_that_are_not_an_array():
+    layer = continuous_layer("gru_cell")
+    layer(sine_seed(time=5), covariates=np.zeros((2, 5, 3), "float32"))
+    with pytest.raises(TypeError, match="`covariates` must be an array or a tensor"):
+        layer(sine_seed(time=5), covariates=np.zeros((2, 5, 3)).tolist())
+
+
+def test_call_accepts_a_state_of_unknown_batch_in_a_functional_model(sine):
+    state = [keras.Input((8,)), keras.Input((8,))]
+    inputs = keras.Input((None, 1))
+    model = keras.Model([inputs, *state], sine(inputs, initial_state=state))
+    assert model([sine_seed(time=5), *_STATE]).shape == (2, 5, 1)
 
 
 def test_random_seed_and_return_state_types(tokens):

@@ -172,6 +172,13 @@ def test_score_refuses_a_continuation_out_of_the_vocabulary(tokens):
         tokens.score(np.array([[1, 2]]), np.array([[3, 6]]))
 
 
+def test_score_refuses_a_seed_of_other_features_than_the_layer_was_built_for(paths):
+    # The continuation has the seed's features, so only the built layer can
+    # tell: it failed inside the traced function's input signature.
+    with pytest.raises(ValueError, match=r"`seed` must have the feature size.*\(1,\)"):
+        paths.score(np.ones((2, 5, 2), "float32"), np.ones((2, 3, 2), "float32"))
+
+
 def test_score_names_itself_in_covariates_errors(tokens):
     with pytest.raises(ValueError, match="so `score` cannot read them"):
         tokens.score(
@@ -223,6 +230,19 @@ def test_a_non_finite_continuation_is_refused(paths):
     continuation[0, 2] = np.nan
     with pytest.raises(ValueError, match=r"`continuation`.*continuation\[0, 2\]"):
         paths.score(sine_seed(), continuation)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_or_boolean_initial_state_is_refused(paths, bad):
+    # It spread into every output silently; a bool was cast to 0 and 1.
+    state = np.zeros((2, 4), "float32")  # a GRUCell(4)'s, for 2 rows
+    state[1, 3] = bad
+    with pytest.raises(ValueError, match=r"`initial_state\[0\]` must hold fin.*row 1"):
+        paths.generate(sine_seed(), 3, initial_state=[state])
+    with pytest.raises(ValueError, match=r"`initial_state\[0\]` must hold finite"):
+        paths.score(sine_seed(), np.ones((2, 3, 1), "float32"), initial_state=[state])
+    with pytest.raises(TypeError, match=r"`initial_state\[0\]` must hold real"):
+        paths.generate(sine_seed(), 3, initial_state=[np.ones((2, 4), bool)])
 
 
 def test_non_finite_covariates_are_refused_with_their_position():

@@ -155,6 +155,11 @@ def test_bad_arguments_raise():
         loss(np.zeros((2, 3, 1)), np.zeros((2, 3, 2)))
     with pytest.raises(ValueError, match="`params` must have 2 entries"):
         loss(np.zeros((2, 3, 1)), np.zeros((2, 3, 1, 3)))
+    # Targets of other features (or rows) than the parameters broadcast
+    # against them into a loss of the wrong pairs.
+    for y_true in (np.zeros((2, 3, 2)), np.zeros((1, 3, 1))):
+        with pytest.raises(ValueError, match=r"`y_true` must have the shape of"):
+            loss(y_true, np.zeros((2, 3, 1, 2)))
 
 
 def test_losses_module_exports():

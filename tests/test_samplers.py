@@ -103,6 +103,20 @@ def test_out_of_range_arguments_raise(make, name):
         make()
 
 
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 7)])
+@pytest.mark.parametrize(
+    "sampler",
+    [samplers.GreedySampler(), samplers.RandomSampler(), samplers.TopKSampler(2)],
+    ids=["greedy", "random", "top_k"],
+)
+def test_logits_of_another_rank_than_two_are_refused(sampler, shape):
+    # Greedy answered silently (one id for a vector, ids per step for three
+    # axes); the random ones failed in `keras.random.categorical`, which
+    # showed top-k's values as the logits received.
+    with pytest.raises(ValueError, match=r"`logits` must have shape \(batch, voc"):
+        sampler(np.zeros(shape, "float32"), seed=0)
+
+
 def test_get_rejects_unknown_names_and_types():
     with pytest.raises(ValueError, match="Unknown sampler name.*'nucleus'"):
         samplers.get("nucleus")

@@ -242,6 +242,25 @@ def feedback_width(input_shape, output_shape):
         )
 
 
+def token_head_width(output_width, encoder):
+    """Raises for a token head wider than the encoder's vocabulary.
+
+    The sampler picks ids in `[0, output_width)` and the encoder reads them
+    back: an id past its `input_dim` fails inside the loop (and under XLA an
+    `Embedding` clips it silently). An encoder without `input_dim` is not
+    checked.
+    """
+    vocab_size = getattr(encoder, "input_dim", None)
+    if isinstance(vocab_size, int) and output_width > vocab_size:
+        raise ValueError(
+            "A token model's `head` gives one logit per token id, and every id "
+            "the sampler picks is fed back through the `encoder`, which reads "
+            f"ids in [0, {vocab_size}): the head's width must be at most "
+            f"{vocab_size}. Received: a head output of width {output_width} "
+            f"with an encoder of input_dim={vocab_size}."
+        )
+
+
 def noise_scale(value, distribution):
     """Returns `noise_scale` as a Python float, None for None, or raises.
 

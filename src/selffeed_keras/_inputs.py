@@ -163,7 +163,97 @@ def initial_state(value, specs, batch_size):
             f"{expected} for this cell and batch, as `generate(..., "
             f"return_state=True)` returns. Received shapes: {received}."
         )
+    for index, state in enumerate(flat):
+        _finite_state(state, index)
     return [_backend.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
+
+
+def _finite_state(value, index):
+    """Raises for a bool, or a NaN or infinity, in a state tensor (eagerly)."""
+    name = f"initial_state[{index}]"
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:  # a Python list: converted by the cast that follows
+        return
+    real_numbers(dtype, name)
+    if isinstance(value, np.ndarray):
+        array = value
+    elif _backend.is_tensor(value) and _backend.concrete(value):
+        array = _backend.to_numpy(value)
+    else:  # in a graph: unknown values
+        return
+    if not is_floating(array.dtype):
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise ValueError(
+            f"`{name}` must hold finite numbers: a NaN or an infinity in the "
+            "state would silently spread to every output. Received: a "
+            f"non-finite value in row {row} of {name}, shape "
+            f"{tuple(array.shape)}."
+        )
+
+
+def _fits(received, expected):
+    """Whether two shapes agree, an unknown size (None) agreeing with any."""
+    return len(received) == len(expected) and all(
+        r is None or e is None or r == e
+        for r, e in zip(received, expected, strict=True)
+    )
+
+
+def call_inputs(inputs, input_shape, token_model):
+    """Raises unless a call's `inputs` fit the shape the layer was built for.
+
+    Sizes unknown in a graph (None) are not compared.
+    """
+    shape = tuple(inputs.shape)
+    if len(shape) != (2 if token_model else 3):
+        raise ValueError(rank_message("inputs", shape, token_model))
+    if not _fits(shape[2:], tuple(input_shape[2:])):
+        raise ValueError(
+            "`inputs` must have the feature size the layer was built for, "
+            f"{tuple(input_shape[2:])}. Received: inputs.shape={shape}."
+        )
+
+
+def call_mask(mask, inputs):
+    """Raises unless a call's `mask` is `(batch, time)` of the inputs, or None."""
+    if mask is None:
+        return
+    shape = tuple(np.shape(mask) if not hasattr(mask, "shape") else mask.shape)
+    expected = tuple(inputs.shape[:2])
+    if not _fits(shape, expected):
+        raise ValueError(
+            f"`mask` must have shape (batch, time) = {expected}, the first two "
+            f"axes of `inputs`, True where a step is real. Received: "
+            f"mask.shape={shape}."
+        )
+
+
+def call_state(value, template, batch_size):
+    """Returns a call's `initial_state` as a flat list, None for None, or raises.
+
+    Args:
+        value: the argument: None or a flat list of state tensors.
+        template: the flat zero state of one row.
+        batch_size: the inputs' batch size, None where unknown.
+    """
+    if value is None:
+        return None
+    flat = keras.tree.flatten(value)
+    expected = [(batch_size, *t.shape[1:]) for t in template]
+    received = [tuple(getattr(t, "shape", ())) for t in flat]
+    if len(received) != len(expected) or not all(
+        _fits(r, e) for r, e in zip(received, expected, strict=True)
+    ):
+        raise ValueError(
+            "`initial_state` must be a flat list of state tensors with shapes "
+            f"{expected} for this cell and batch, as a call with "
+            "`return_state=True` or `generate(..., return_state=True)` "
+            f"returns. Received shapes: {received}."
+        )
+    return flat
 
 
 _COVARIATES_HELP = (
@@ -177,10 +267,11 @@ def covariates_shape(shape):
     if shape is None:
         return None
     shape = tuple(shape)
-    if len(shape) != 3 or not isinstance(shape[-1], int):
+    if len(shape) != 3 or not isinstance(shape[-1], int) or shape[-1] < 1:
         raise ValueError(
             f"`covariates` must have shape (batch, time, num_covariates) with a "
-            f"known number of covariates. Received: covariates.shape={shape}."
+            f"known number of covariates, at least 1 (leave them out for none). "
+            f"Received: covariates.shape={shape}."
         )
     return int(shape[-1])
 
@@ -205,6 +296,12 @@ def call_covariates(value, inputs, num_covariates):
     _presence(value, num_covariates, "calling it")
     if value is None:
         return
+    if not hasattr(value, "shape"):
+        raise TypeError(
+            "`covariates` must be an array or a tensor of shape (batch, time, "
+            f"{num_covariates}). Received: covariates of type "
+            f"{type(value).__name__}."
+        )
     shape = tuple(value.shape)
     if len(shape) != 3:
         raise ValueError(

@@ -106,6 +106,7 @@ def score(
             (None, None, *seed.shape[2:]),
             None if covariates is None else (None, None, covariates.shape[-1]),
         )
+    _inputs.seed_features(seed, layer._input_shape)
     seed_mask = _inputs.seed_mask(seed_mask, seed)
     seed = layer._checked_values(seed, seed_mask, covariates)
     if tokens:

@@ -249,7 +249,13 @@ class SelfFeedingRNN(keras.layers.Layer):
             a `sampling_probability` outside [0, 1], a bad `jit_compile`;
             when built, inputs of the wrong rank, or a head whose output
             cannot be fed back (`sampler=None` and a width other than the
-            input's).
+            input's, or, for a token model, wider than the encoder's
+            `input_dim`); when called, inputs of another rank or feature size
+            than the layer was built for, a `mask` that is not `(batch,
+            time)` of the inputs, an `initial_state` whose number of
+            tensors or shapes (batch included) differ from the state's, or
+            covariates missing, unexpected or of the wrong shape (a
+            `TypeError` for covariates that are not an array or a tensor).
 
     Attributes:
         cell: what `cell` resolved to: the cell, a `StackedRNNCells` for a
@@ -460,6 +466,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             y = self.projection.compute_output_spec(y)
         elif not self.is_token_model:
             _checks.feedback_width(inputs_shape, y.shape)
+        else:
+            _checks.token_head_width(y.shape[-1], self.encoder)
         self._input_shape = inputs_shape
         self._num_covariates = num_covariates
         self._history = _lags.get(self.lags, x.shape[-1])
@@ -532,7 +540,12 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> tuple(outputs.shape), [tuple(s.shape) for s in state]
             ((2, 6, 1), [(2, 4)])
         """
+        _inputs.call_inputs(inputs, self._input_shape, self.is_token_model)
+        _inputs.call_mask(mask, inputs)
         _inputs.call_covariates(covariates, inputs, self._num_covariates)
+        initial_state = _inputs.call_state(
+            initial_state, self._flat_template(1), inputs.shape[0]
+        )
         initial_state, history = self._step.pop_history(initial_state)
         scale = None
         if self._step.scaled:
@@ -836,7 +849,8 @@ class SelfFeedingRNN(keras.layers.Layer):
                 `end_token` without a sampler or out of range, a
                 `noise_scale` not above 0 or without a distribution that
                 can scale its spread, an
-                `initial_state` that does not match the cell, or covariates
+                `initial_state` that does not match the cell or holds a NaN
+                or an infinity, or covariates
                 missing, unexpected or of the wrong shape.
             TypeError: for arguments of the wrong type or dtype.
 
@@ -1079,8 +1093,9 @@ class SelfFeedingRNN(keras.layers.Layer):
                 for a `history` or `context` of the wrong rank, feature size
                 or with NaNs or infinities at real steps, a `context` whose
                 rows or features differ from `history`'s, a `context` on a
-                layer without `scaling="mean"`, or a `history_mask` of
-                another shape than `history`'s first two axes.
+                layer without `scaling="mean"`, a `history_mask` of
+                another shape than `history`'s first two axes, or token ids
+                outside the encoder's vocabulary.
             TypeError: for a `history` or `context` that does not hold
                 numbers of the layer's kind (ids for token models), or a
                 `history_mask` that is not boolean.
@@ -1102,13 +1117,21 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "with lags=(1,) keeps none: pass a longer seed instead, or "
                 "create the layer with lags. Received: lags=(1,)."
             )
+        # The input dtype, as `generate` reads its seed: float32 for a scaled
+        # layer, which divides by the scale before casting to float16.
         history = _inputs.seed(
-            history, self.is_token_model, self.compute_dtype, "history"
+            history, self.is_token_model, self.input_dtype, "history"
         )
         # An unbuilt layer stays unbuilt: its first call decides its
         # covariates, as it would without this state (only the encoder builds).
         if self.built:
             _inputs.seed_features(history, self._input_shape, "history")
+        if self.is_token_model:
+            vocab_size = getattr(self.encoder, "input_dim", None)
+            if vocab_size is None and self.built:
+                vocab_size = self._vocabulary_size()
+            if vocab_size is not None:
+                history = _inputs.token_ids(history, "history", vocab_size)
         history_mask = _inputs.seed_mask(
             history_mask, history, "history_mask", "history"
         )
@@ -1142,7 +1165,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 "layer reads its values unscaled, so leave `context` out. "
                 f"Received: context with scaling={self.scaling!r}."
             )
-        context = _inputs.seed(context, False, self.compute_dtype, "context")
+        context = _inputs.seed(context, False, self.input_dtype, "context")
         expected = (history.shape[0],) + tuple(history.shape[2:])
         received = (context.shape[0],) + tuple(context.shape[2:])
         if any(

@@ -78,6 +78,18 @@ class NegativeLogLikelihood(keras.losses.Loss):
         Returns:
             A float32 tensor of shape `(batch, time)`.
         """
+        expected = tuple(y_pred.shape[:-1])
+        if len(y_pred.shape) == len(y_true.shape) + 1 and any(
+            e is not None and r is not None and e != r
+            for e, r in zip(expected, y_true.shape, strict=True)
+        ):
+            # log_prob would broadcast them: a loss of the wrong pairs.
+            raise ValueError(
+                "`y_true` must have the shape of `y_pred` without its last "
+                f"axis (the parameters): {expected}. Received: "
+                f"y_true.shape={tuple(y_true.shape)}, "
+                f"y_pred.shape={tuple(y_pred.shape)}."
+            )
         if len(y_pred.shape) != len(y_true.shape) + 1:
             raise ValueError(
                 "`y_pred` must hold the distribution's parameters on one more "

@@ -17,6 +17,7 @@ Subclass `Sampler` and override `sample` to write your own; register it with
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from selffeed_keras import _checks
@@ -65,8 +66,20 @@ class Sampler(Configurable):
             logits: tensor of shape `(batch, vocab_size)`.
             seed: int, `keras.random.SeedGenerator` or None: the randomness
                 of random samplers, as `keras.random` takes it.
+
+        Raises:
+            ValueError: for `logits` of another rank than 2.
+            TypeError: for a `seed` of another type.
         """
         seed = _checks.keras_seed(seed)
+        rank = _checks.rank_of(logits) if hasattr(logits, "shape") else np.ndim(logits)
+        if rank is not None and rank != 2:
+            shape = tuple(getattr(logits, "shape", np.shape(logits)))
+            raise ValueError(
+                "`logits` must have shape (batch, vocab_size): a row of scores "
+                "per sequence (for one sequence, add the axis with "
+                f"`logits[None]`). Received: logits.shape={shape}."
+            )
         logits = ops.cast(logits, "float32") / self.temperature
         return ops.cast(self.sample(logits, seed), "int32")
 

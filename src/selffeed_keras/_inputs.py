@@ -232,15 +232,13 @@ def call_mask(mask, inputs):
 
 
 def call_state(value, template, batch_size):
-    """Returns a call's `initial_state` as a flat list, None for None, or raises.
+    """Returns a call's `initial_state` as a flat list, or raises.
 
     Args:
-        value: the argument: None or a flat list of state tensors.
+        value: the argument: a flat list of state tensors.
         template: the flat zero state of one row.
         batch_size: the inputs' batch size, None where unknown.
     """
-    if value is None:
-        return None
     flat = keras.tree.flatten(value)
     expected = [(batch_size, *t.shape[1:]) for t in template]
     received = [tuple(getattr(t, "shape", ())) for t in flat]

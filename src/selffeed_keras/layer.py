@@ -543,9 +543,10 @@ class SelfFeedingRNN(keras.layers.Layer):
         _inputs.call_inputs(inputs, self._input_shape, self.is_token_model)
         _inputs.call_mask(mask, inputs)
         _inputs.call_covariates(covariates, inputs, self._num_covariates)
-        initial_state = _inputs.call_state(
-            initial_state, self._flat_template(1), inputs.shape[0]
-        )
+        if initial_state is not None:
+            initial_state = _inputs.call_state(
+                initial_state, self._flat_template(1), inputs.shape[0]
+            )
         initial_state, history = self._step.pop_history(initial_state)
         scale = None
         if self._step.scaled:

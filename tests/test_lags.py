@@ -374,16 +374,21 @@ def test_sample_paths_draw_apart_and_continue():
     assert np.std(numpy(paths)[:, :, -1]) > 0
 
 
-def test_token_model_with_greedy_and_beam():
+def token_layer(vocab_size, lags, units):
+    """A greedy token model with lags, an `Embedding(vocab_size, 3)` encoder."""
     keras.utils.set_random_seed(0)
-    layer = SelfFeedingRNN(
-        keras.layers.GRUCell(8),
-        head=keras.layers.Dense(11),
-        encoder=keras.layers.Embedding(11, 3),
+    return SelfFeedingRNN(
+        keras.layers.GRUCell(units),
+        head=keras.layers.Dense(vocab_size),
+        encoder=keras.layers.Embedding(vocab_size, 3),
         sampler="greedy",
-        lags=(2, 1),
+        lags=lags,
         jit_compile=False,
     )
+
+
+def test_token_model_with_greedy_and_beam():
+    layer = token_layer(11, lags=(2, 1), units=8)
     seed = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
     _, expected, _ = reference(layer, seed, steps=9)
     np.testing.assert_array_equal(numpy(layer.generate(seed, 9)), expected)
@@ -582,14 +587,7 @@ def test_history_state_masked_steps_may_hold_nan_and_a_row_may_have_no_history()
 
 @pytest.mark.parametrize("built", [False, True])
 def test_history_state_refuses_token_ids_outside_the_vocabulary(built):
-    layer = SelfFeedingRNN(
-        keras.layers.GRUCell(4),
-        head=keras.layers.Dense(7),
-        encoder=keras.layers.Embedding(7, 3),
-        sampler="greedy",
-        lags=(1, 2),
-        jit_compile=False,
-    )
+    layer = token_layer(7, lags=(1, 2), units=4)
     if built:
         layer.generate(np.array([[1, 2]]), 1)
     for past, bad in (([[1, 9, 3]], 9), ([[1, 2, -1]], -1)):

@@ -154,15 +154,7 @@ def initial_state(value, specs, batch_size):
     """
     if value is None:
         return None
-    flat = keras.tree.flatten(value)
-    expected = [(batch_size, *s.shape[1:]) for s in specs]
-    received = [tuple(getattr(t, "shape", ())) for t in flat]
-    if received != expected:
-        raise ValueError(
-            "`initial_state` must be a flat list of state tensors with shapes "
-            f"{expected} for this cell and batch, as `generate(..., "
-            f"return_state=True)` returns. Received shapes: {received}."
-        )
+    flat = call_state(value, specs, batch_size)
     for index, state in enumerate(flat):
         _finite_state(state, index)
     return [_backend.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
@@ -194,7 +186,7 @@ def _finite_state(value, index):
         )
 
 
-def _fits(received, expected):
+def fits(received, expected):
     """Whether two shapes agree, an unknown size (None) agreeing with any."""
     return len(received) == len(expected) and all(
         r is None or e is None or r == e
@@ -210,7 +202,7 @@ def call_inputs(inputs, input_shape, token_model):
     shape = tuple(inputs.shape)
     if len(shape) != (2 if token_model else 3):
         raise ValueError(rank_message("inputs", shape, token_model))
-    if not _fits(shape[2:], tuple(input_shape[2:])):
+    if not fits(shape[2:], tuple(input_shape[2:])):
         raise ValueError(
             "`inputs` must have the feature size the layer was built for, "
             f"{tuple(input_shape[2:])}. Received: inputs.shape={shape}."
@@ -223,7 +215,7 @@ def call_mask(mask, inputs):
         return
     shape = tuple(np.shape(mask) if not hasattr(mask, "shape") else mask.shape)
     expected = tuple(inputs.shape[:2])
-    if not _fits(shape, expected):
+    if not fits(shape, expected):
         raise ValueError(
             f"`mask` must have shape (batch, time) = {expected}, the first two "
             f"axes of `inputs`, True where a step is real. Received: "
@@ -232,18 +224,21 @@ def call_mask(mask, inputs):
 
 
 def call_state(value, template, batch_size):
-    """Returns a call's `initial_state` as a flat list, or raises.
+    """Returns `initial_state` as a flat list, or raises for wrong shapes.
+
+    The call's check, and the first of `initial_state`'s.
 
     Args:
         value: the argument: a flat list of state tensors.
-        template: the flat zero state of one row.
+        template: the flat state (tensors or specs) whose shapes it must
+            have, batch size aside.
         batch_size: the inputs' batch size, None where unknown.
     """
     flat = keras.tree.flatten(value)
     expected = [(batch_size, *t.shape[1:]) for t in template]
     received = [tuple(getattr(t, "shape", ())) for t in flat]
     if len(received) != len(expected) or not all(
-        _fits(r, e) for r, e in zip(received, expected, strict=True)
+        fits(r, e) for r, e in zip(received, expected, strict=True)
     ):
         raise ValueError(
             "`initial_state` must be a flat list of state tensors with shapes "

@@ -11,6 +11,7 @@ from selffeed_keras import (
     _checks,
     _feedback,
     _generate,
+    _history_state,
     _inputs,
     _lags,
     _loop,
@@ -1112,75 +1113,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> tuple(layer.generate(past[:, -3:], 5, initial_state=state).shape)
             (2, 5, 1)
         """
-        if self.lags == (1,):
-            raise ValueError(
-                "`history_state` fills the history that lags read, and a layer "
-                "with lags=(1,) keeps none: pass a longer seed instead, or "
-                "create the layer with lags. Received: lags=(1,)."
-            )
-        # The input dtype, as `generate` reads its seed: float32 for a scaled
-        # layer, which divides by the scale before casting to float16.
-        history = _inputs.seed(
-            history, self.is_token_model, self.input_dtype, "history"
-        )
-        # An unbuilt layer stays unbuilt: its first call decides its
-        # covariates, as it would without this state (only the encoder builds).
-        if self.built:
-            _inputs.seed_features(history, self._input_shape, "history")
-        if self.is_token_model:
-            vocab_size = getattr(self.encoder, "input_dim", None)
-            if vocab_size is None and self.built:
-                vocab_size = self._vocabulary_size()
-            if vocab_size is not None:
-                history = _inputs.token_ids(history, "history", vocab_size)
-        history_mask = _inputs.seed_mask(
-            history_mask, history, "history_mask", "history"
-        )
-        _inputs.finite(history, "history", history_mask, "history_mask")
-        mask = _step.input_mask(self.encoder, history, history_mask)
-        scale = None
-        if context is not None:
-            context = self._history_context(context, history)
-        if self.scaling == "mean":
-            readout = self._readout(history.shape[-1])
-            if context is None:
-                scale = readout.series_scale(history, mask)
-            else:
-                scale = readout.series_scale(context, None)
-            history = ops.cast(
-                ops.cast(history, "float32") / scale[:, None], self.compute_dtype
-            )
-        encoded, _ = self._encode(history, None, False)
-        batch_size = ops.shape(encoded)[0]
-        lagged = _lags.get(self.lags, encoded.shape[-1])
-        template = lagged.template(batch_size, encoded.dtype)
-        _, filled = lagged.sequence(encoded, template, mask)
-        cell_states = self._cast_state(self._state_template(batch_size))
-        return cell_states + filled + ([scale] if scale is not None else [])
-
-    def _history_context(self, context, history):
-        """`history_state`'s `context` as a tensor, or raises."""
-        if self.scaling != "mean":
-            raise ValueError(
-                '`context` gives the scale of a layer with scaling="mean"; this '
-                "layer reads its values unscaled, so leave `context` out. "
-                f"Received: context with scaling={self.scaling!r}."
-            )
-        context = _inputs.seed(context, False, self.input_dtype, "context")
-        expected = (history.shape[0],) + tuple(history.shape[2:])
-        received = (context.shape[0],) + tuple(context.shape[2:])
-        if any(
-            a is not None and b is not None and a != b
-            for a, b in zip(expected, received, strict=True)
-        ):
-            raise ValueError(
-                "`context` must have a row for each row of `history` and the "
-                f"same features: shape (batch, time, features) with (batch, "
-                f"features) = {expected}. Received: context.shape="
-                f"{tuple(context.shape)}, history.shape={tuple(history.shape)}."
-            )
-        _inputs.finite(context, "context", mask_name=None)
-        return context
+        return _history_state.history_state(self, history, context, history_mask)
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""

@@ -1,0 +1,77 @@
+"""`SelfFeedingRNN.history_state`: a start state from the elements before a seed.
+
+The lags read the history; the cell never steps over it. The state is the
+cell's zero states, the history encoded (and scaled) as the lags read it,
+and with `scaling="mean"` the scale, the layout of `_lags.Lags`' state.
+"""
+
+from keras import ops
+
+from selffeed_keras import _inputs, _lags, _step
+
+
+def history_state(layer, history, context, history_mask):
+    """The flat state that `layer.history_state` documents, or raises."""
+    if layer.lags == (1,):
+        raise ValueError(
+            "`history_state` fills the history that lags read, and a layer "
+            "with lags=(1,) keeps none: pass a longer seed instead, or "
+            "create the layer with lags. Received: lags=(1,)."
+        )
+    # The input dtype, as `generate` reads its seed: float32 for a scaled
+    # layer, which divides by the scale before casting to float16.
+    history = _inputs.seed(history, layer.is_token_model, layer.input_dtype, "history")
+    # An unbuilt layer stays unbuilt: its first call decides its covariates,
+    # as it would without this state (only the encoder builds).
+    if layer.built:
+        _inputs.seed_features(history, layer._input_shape, "history")
+    if layer.is_token_model:
+        vocab_size = getattr(layer.encoder, "input_dim", None)
+        if vocab_size is None and layer.built:
+            vocab_size = layer._vocabulary_size()
+        if vocab_size is not None:
+            history = _inputs.token_ids(history, "history", vocab_size)
+    history_mask = _inputs.seed_mask(history_mask, history, "history_mask", "history")
+    _inputs.finite(history, "history", history_mask, "history_mask")
+    mask = _step.input_mask(layer.encoder, history, history_mask)
+    scale = None
+    if context is not None:
+        context = _context(layer, context, history)
+    if layer.scaling == "mean":
+        readout = layer._readout(history.shape[-1])
+        if context is None:
+            scale = readout.series_scale(history, mask)
+        else:
+            scale = readout.series_scale(context, None)
+        history = ops.cast(
+            ops.cast(history, "float32") / scale[:, None], layer.compute_dtype
+        )
+    encoded, _ = layer._encode(history, None, False)
+    batch_size = ops.shape(encoded)[0]
+    lagged = _lags.get(layer.lags, encoded.shape[-1])
+    template = lagged.template(batch_size, encoded.dtype)
+    _, filled = lagged.sequence(encoded, template, mask)
+    cell_states = layer._cast_state(layer._state_template(batch_size))
+    return cell_states + filled + ([scale] if scale is not None else [])
+
+
+def _context(layer, context, history):
+    """`history_state`'s `context` as a tensor, or raises."""
+    if layer.scaling != "mean":
+        raise ValueError(
+            '`context` gives the scale of a layer with scaling="mean"; this '
+            "layer reads its values unscaled, so leave `context` out. "
+            f"Received: context with scaling={layer.scaling!r}."
+        )
+    context = _inputs.seed(context, False, layer.input_dtype, "context")
+    expected = (history.shape[0],) + tuple(history.shape[2:])
+    received = (context.shape[0],) + tuple(context.shape[2:])
+    if not _inputs.fits(received, expected):
+        raise ValueError(
+            "`context` must have a row for each row of `history` and the "
+            f"same features: shape (batch, time, features) with (batch, "
+            f"features) = {expected}. Received: context.shape="
+            f"{tuple(context.shape)}, history.shape={tuple(history.shape)}."
+        )
+    _inputs.finite(context, "context", mask_name=None)
+    return context

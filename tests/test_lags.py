@@ -460,6 +460,30 @@ def test_history_state_with_mean_scaling_takes_the_context_scale():
     )
 
 
+def test_history_state_context_mask_keeps_padding_out_of_the_scale():
+    # A batch of series padded on the left to one context length: the state's
+    # scale is the one generate takes from the seed under the same mask (it
+    # prefers the state's), so padding must not count in it.
+    layer = SelfFeedingRNN(
+        keras.layers.GRUCell(8), distribution="normal", scaling="mean", lags=(1, 5)
+    )
+    y = (100 + 10 * np.sin(np.arange(60, dtype="float32")))[None, :, None]
+    y = y.repeat(2, 0)
+    past, context = y[:, :40], y[:, 40:].copy()
+    mask = np.ones((2, 20), bool)
+    mask[1, :10] = False
+    context[1, :10] = np.nan  # padding: never read, so NaN is allowed there
+    _, alone = layer.generate(context, 3, seed_mask=mask, return_state=True)
+    state = layer.history_state(past, context=context, context_mask=mask)
+    _, continued = layer.generate(
+        context, 3, seed_mask=mask, return_state=True, initial_state=state
+    )
+    expected = [np.abs(y[0, 40:]).mean(0), np.abs(y[1, 50:]).mean(0)]
+    np.testing.assert_allclose(numpy(state[-1]), expected, rtol=1e-5)
+    np.testing.assert_allclose(numpy(alone[-1]), expected, rtol=1e-5)
+    np.testing.assert_allclose(numpy(continued[-1]), expected, rtol=1e-5)
+
+
 def test_history_state_trains_as_an_input_of_a_functional_model():
     layer = lagged_layer("gru_cell", lags=(1, 6))
     y = np.sin(np.arange(400, dtype="float32") / 3).reshape(10, 40, 1)
@@ -510,6 +534,7 @@ def test_history_state_needs_lags():
 
 
 _PAST = np.ones((2, 4, 1), "float32")
+_MASK_3 = np.ones((2, 3), bool)
 
 
 @pytest.mark.parametrize(
@@ -548,7 +573,7 @@ _PAST = np.ones((2, 4, 1), "float32")
         (
             {"context": np.full((2, 5, 1), np.inf, "float32")},
             ValueError,
-            r"`context` must hold finite numbers.*first\.$",
+            r"`context` must hold finite numbers.*`context_mask`",
         ),
         (
             {"history_mask": np.ones((2, 5), bool)},
@@ -559,6 +584,32 @@ _PAST = np.ones((2, 4, 1), "float32")
             {"history_mask": np.ones((2, 4), "int32")},
             TypeError,
             "`history_mask` must be boolean",
+        ),
+        (
+            {"context_mask": np.ones((2, 4), bool)},
+            ValueError,
+            "`context_mask` marks the real steps of `context`, so it needs",
+        ),
+        (
+            {"context": np.ones((2, 5, 1), "float32"), "context_mask": _MASK_3},
+            ValueError,
+            r"`context_mask` must have shape \(batch, time\) = \(2, 5\)",
+        ),
+        (
+            {
+                "context": np.ones((2, 5, 1), "float32"),
+                "context_mask": np.array([[True] * 5, [False] * 5]),
+            },
+            ValueError,
+            r"Every row of `context_mask` needs.*rows \[1\]",
+        ),
+        (
+            {
+                "context": np.ones((2, 5, 1), "float32"),
+                "context_mask": np.ones((2, 5), "float32"),
+            },
+            TypeError,
+            "`context_mask` must be boolean",
         ),
     ],
 )

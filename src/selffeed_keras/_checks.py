@@ -270,10 +270,15 @@ def noise_scale(value, distribution):
     """
     if value is None:
         return None
-    value = positive_float(
+    # The draws are float32: a factor past its range would make every draw
+    # infinite (or, below its smallest normal number, every spread 0).
+    low, high = float(np.finfo("float32").tiny), float(np.finfo("float32").max)
+    value = number(
         value,
         "noise_scale",
-        " (a Python number: each value traces a function of its own)",
+        f"a number above 0 that float32 holds, from {low:.3g} to {high:.3g} "
+        "(the draws are float32)",
+        valid=lambda v: math.isfinite(v) and low <= v <= high,
     )
     if distribution is None:
         raise ValueError(

@@ -51,19 +51,6 @@ def sampler_key(sampler, layer_sampler):
     return ((type(sampler), json.dumps(sampler.get_config(), sort_keys=True)),)
 
 
-def noise_key(noise_scale):
-    """What a call's `noise_scale` adds to its function's key: a tuple.
-
-    Empty for None and for 1 (the draws as they are: no function of its
-    own); else `((_step.Sampled, config as JSON),)`, in the place of a
-    sampler's key (a layer with a distribution has no sampler), so that
-    calls with the same factor share one function.
-    """
-    if noise_scale is None or noise_scale == 1.0:
-        return ()
-    return ((_step.Sampled, json.dumps({"noise_scale": noise_scale})),)
-
-
 class Generation:
     """The traced generation functions of one layer configuration.
 
@@ -157,19 +144,13 @@ class Generation:
         return self.programs(key, self.programs.prepare(args, reservation))
 
     def graph_for(self, readout_key):
-        """The graph for a call's readout key (`sampler_key`, `noise_key`).
+        """The graph for a call's readout key (`sampler_key`).
 
-        The step's own, another sampler, a beam, or draws of a scaled spread.
+        The step's own, another sampler, or a beam.
         """
         if readout_key is None:
             return self.graph
         cls, config = readout_key
-        if cls is _step.Sampled:
-            other = copy.copy(self)
-            other.step = copy.copy(self.step)
-            other.step.readout = copy.copy(self.step.readout)
-            other.step.readout.noise_scale = json.loads(config)["noise_scale"]
-            return other.graph
         sampler = cls.from_config(json.loads(config))
         if isinstance(sampler, samplers.BeamSampler):
 
@@ -188,8 +169,8 @@ class Generation:
 
     def graph(
         self, seed, steps, initial_state=None, covariates=None, seed_mask=None,
-        end_token=None, random_seed=None, num_samples=None, reservation=None, *,
-        jit_compile, capacity=None,
+        end_token=None, random_seed=None, num_samples=None, noise_scale=None,
+        reservation=None, *, jit_compile, capacity=None,
     ):  # fmt: skip
         """The generation graph: the seed, then the free run, compiled.
 
@@ -204,9 +185,15 @@ class Generation:
         rows are repeated, and each path draws its own elements, the first
         included.
         `capacity` is None, or (on backends whose buffers have a fixed size)
-        the number of steps the outputs hold, at least `steps`.
+        the number of steps the outputs hold, at least `steps`. A
+        `noise_scale` (a float32 scalar, an argument of the program: one
+        trace serves every value) multiplies the spread of every draw.
         """
         step, generator = self.step, self.seed_generator
+        if noise_scale is not None:
+            step = copy.copy(step)
+            step.readout = copy.copy(step.readout)
+            step.readout.noise_scale = ops.cast(noise_scale, "float32")
         seed_time = ops.shape(seed)[1]
         mask = step.input_mask(seed, seed_mask)
         seed = ops.cast(seed, step.fed_spec[1])

@@ -10,8 +10,9 @@ from keras import ops
 from selffeed_keras import _inputs, _lags, _step
 
 
-def history_state(layer, history, context, history_mask):
+def history_state(layer, history, context, history_mask, context_mask):
     """The flat state that `layer.history_state` documents, or raises."""
+    _inputs.not_traced("history_state")
     if layer.lags == (1,):
         raise ValueError(
             "`history_state` fills the history that lags read, and a layer "
@@ -33,16 +34,24 @@ def history_state(layer, history, context, history_mask):
             history = _inputs.token_ids(history, "history", vocab_size)
     history_mask = _inputs.seed_mask(history_mask, history, "history_mask", "history")
     _inputs.finite(history, "history", history_mask, "history_mask")
+    _inputs.in_support(
+        history, "history", layer.distribution, history_mask, "history_mask"
+    )
     mask = _step.input_mask(layer.encoder, history, history_mask)
     scale = None
     if context is not None:
-        context = _context(layer, context, history)
+        context, context_mask = _context(layer, context, context_mask, history)
+    elif context_mask is not None:
+        raise ValueError(
+            "`context_mask` marks the real steps of `context`, so it needs a "
+            "`context`. Received: context_mask with context=None."
+        )
     if layer.scaling == "mean":
         readout = layer._readout(history.shape[-1])
         if context is None:
             scale = readout.series_scale(history, mask)
         else:
-            scale = readout.series_scale(context, None)
+            scale = readout.series_scale(context, context_mask)
         history = ops.cast(
             ops.cast(history, "float32") / scale[:, None], layer.compute_dtype
         )
@@ -55,8 +64,8 @@ def history_state(layer, history, context, history_mask):
     return cell_states + filled + ([scale] if scale is not None else [])
 
 
-def _context(layer, context, history):
-    """`history_state`'s `context` as a tensor, or raises."""
+def _context(layer, context, context_mask, history):
+    """`history_state`'s `context` and `context_mask` as tensors, or raises."""
     if layer.scaling != "mean":
         raise ValueError(
             '`context` gives the scale of a layer with scaling="mean"; this '
@@ -73,5 +82,9 @@ def _context(layer, context, history):
             f"features) = {expected}. Received: context.shape="
             f"{tuple(context.shape)}, history.shape={tuple(history.shape)}."
         )
-    _inputs.finite(context, "context", mask_name=None)
-    return context
+    context_mask = _inputs.seed_mask(context_mask, context, "context_mask", "context")
+    _inputs.finite(context, "context", context_mask, "context_mask")
+    _inputs.in_support(
+        context, "context", layer.distribution, context_mask, "context_mask"
+    )
+    return context, context_mask

@@ -21,9 +21,31 @@ from selffeed_keras._checks import (
 )
 
 
-def as_tensor(value, name):
-    """Converts array-likes to a tensor, naming the argument when that fails."""
+def not_traced(method):
+    """Raises `TypeError` when a caller's `jax.jit` (or vmap, grad) traces `method`.
+
+    `generate`, `score` and `history_state` check their arguments in Python
+    and run programs of their own, which a caller's trace cannot hold.
+    """
+    if _backend.traced():
+        raise TypeError(
+            f"`{method}` runs its own compiled program and checks its arguments "
+            "in Python, so it cannot be traced by the caller: call it outside "
+            "`jax.jit`, `jax.vmap` or `jax.grad`, with concrete arrays (it is "
+            "compiled already). Received: a call inside a JAX trace."
+        )
+
+
+def as_tensor(value, name, ids=False):
+    """Converts array-likes to a tensor, naming the argument when that fails.
+
+    With `ids`, integer token ids of any width are checked to fit int32, the
+    dtype the layer reads them in, before anything converts them: JAX (without
+    x64) and a cast would wrap 2**32 + 1 to 1.
+    """
     if _backend.is_tensor(value):
+        if ids:
+            value = _fit_int32(value, name)
         return _backend.constant(value)
     try:
         array = np.asarray(value)
@@ -35,7 +57,46 @@ def as_tensor(value, name):
         raise TypeError(
             f"`{name}` must hold numbers. Received: {name} of dtype {array.dtype}."
         )
+    if ids:
+        _fit_int32(array, name)
     return _backend.constant(array)
+
+
+_INT32 = np.iinfo(np.int32)
+
+
+def _fit_int32(value, name):
+    """`value`, checked to hold no integer that int32 cannot hold.
+
+    Eagerly for NumPy arrays and concrete tensors (naming the first bad
+    position); in a TensorFlow graph by an assertion. Other dtypes pass: the
+    caller refuses them.
+    """
+    dtype = dtype_name(value.dtype)
+    if not is_integer(dtype) or np.can_cast(dtype, "int32"):
+        return value
+    message = (
+        f"`{name}` must hold token ids in [0, 2**31 - 1] (the layer reads "
+        "them as int32), within the vocabulary."
+    )
+    if isinstance(value, np.ndarray) or _backend.concrete(value):
+        array = value if isinstance(value, np.ndarray) else _backend.to_numpy(value)
+        bad = (array > _INT32.max) | (array < _INT32.min)
+        if bad.any():
+            position = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{message} Received: {name}{list(position)} = "
+                f"{int(array[position])} (the first id out of range)."
+            )
+        return value
+
+    def check():
+        within = ops.logical_and(
+            ops.all(value <= _INT32.max), ops.all(value >= _INT32.min)
+        )
+        return within, [f"{message} Received ids past int32 in {name}."]
+
+    return _backend.checked(value, check, f"check_{name}_width")
 
 
 def rank_message(name, shape, token_model):
@@ -53,7 +114,7 @@ def rank_message(name, shape, token_model):
 def seed(value, token_model, dtype, name="seed"):
     """Returns the seed (or the argument `name` read like one) as a tensor of
     `dtype`, int32 ids for token models, or raises."""
-    value = as_tensor(value, name)
+    value = as_tensor(value, name, ids=token_model)
     rank = 2 if token_model else 3
     if rank_of(value) != rank:
         raise ValueError(rank_message(name, tuple(value.shape), token_model))
@@ -117,7 +178,8 @@ def seed_features(value, input_shape, name="seed"):
 
 def seed_mask(value, seed, name="seed_mask", of="seed"):
     """Returns the mask `name` of the argument `of` as a boolean tensor, None
-    for None, or raises. A seed mask needs a valid step in every row; a
+    for None, or raises. A seed mask needs a valid step in every row, and so
+    does a context mask (`of="context"`, the seed a call will read); a
     history mask (`of="history"`) does not: a row may have no history."""
     if value is None:
         return None
@@ -133,11 +195,11 @@ def seed_mask(value, seed, name="seed_mask", of="seed"):
             f"{tuple(seed.shape[:2])}, the first two axes of `{of}`. "
             f"Received: {name}.shape={tuple(value.shape)}."
         )
-    if of == "seed" and _backend.concrete(value):
+    if of != "history" and _backend.concrete(value):
         empty = np.flatnonzero(~np.any(_backend.to_numpy(value), axis=1))
         if empty.size:
             raise ValueError(
-                "Every row of `seed_mask` needs at least one valid (True) step "
+                f"Every row of `{name}` needs at least one valid (True) step "
                 f"to continue from. Received: rows {empty.tolist()} with none."
             )
     return value
@@ -398,6 +460,39 @@ def finite(value, name, seed_mask=None, mask_name="seed_mask"):
             f"Received: {name}[{row}, {step}] = {array[row, step].tolist()!r} "
             "(the first non-finite position, row and step). Fill missing "
             "values first"
+            + (f", or mark missing steps with `{mask_name}`." if mask_name else ".")
+        )
+
+
+_SUPPORTS = {
+    "positive": (lambda array: array > 0, "positive values (above 0)"),
+    "non_negative": (lambda array: array >= 0, "non-negative values (0 or above)"),
+}
+
+
+def in_support(value, name, distribution, mask=None, mask_name="seed_mask"):
+    """Raises `ValueError` for values outside `distribution.support`, eagerly.
+
+    A log-normal describes positive values and a negative binomial counts:
+    a seed outside them would be read as data and scored as impossible.
+    Steps that `mask` marks as padding are not read, so not checked.
+    """
+    rule = _SUPPORTS.get(getattr(distribution, "support", "real"))
+    if rule is None or not _backend.concrete(value):
+        return
+    inside, what = rule
+    array = _backend.to_numpy(value)
+    bad = ~inside(array) & _valid_steps(mask, array.shape).reshape(
+        array.shape[:2] + (1,) * (array.ndim - 2)
+    )
+    if bad.any():
+        row, step = _first_position(bad)
+        raise ValueError(
+            f"`{name}` must hold {what}: the layer's "
+            f"{type(distribution).__name__} describes no other. Received: "
+            f"{name}[{row}, {step}] = {array[row, step].tolist()!r} (the first "
+            "position outside, row and step). Use a distribution of real "
+            'values (`"normal"`, `"student_t"`)'
             + (f", or mark missing steps with `{mask_name}`." if mask_name else ".")
         )
 

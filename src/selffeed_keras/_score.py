@@ -51,7 +51,7 @@ def values(value, seed, dtype):
 
 def continuation(value, seed):
     """Returns the continuation as int32 ids `(batch, steps)`, or raises."""
-    value = _inputs.as_tensor(value, "continuation")
+    value = _inputs.as_tensor(value, "continuation", ids=True)
     if _rank(value) != 2 or value.shape[1] == 0:
         raise ValueError(
             "`continuation` must be integer token ids of shape (batch, steps), "
@@ -78,6 +78,7 @@ def score(
     layer, seed, continuation_, *, covariates, seed_mask, end_token, initial_state
 ):
     """`SelfFeedingRNN.score`: see its docstring."""
+    _inputs.not_traced("score")
     tokens = layer.is_token_model
     if not tokens and layer.distribution is None:
         raise ValueError(
@@ -114,6 +115,9 @@ def score(
         continuation_ = _inputs.token_ids(continuation_, "continuation", vocab_size)
     else:
         _inputs.finite(continuation_, "continuation", mask_name=None)
+        _inputs.in_support(
+            continuation_, "continuation", layer.distribution, mask_name=None
+        )
     batch_size = seed.shape[0]
     template = layer._flat_template(batch_size)
     specs = [keras.KerasTensor((None, *t.shape[1:]), t.dtype) for t in template]

@@ -127,10 +127,14 @@ class Sampled:
             weights = ops.ones_like(values[..., :1])
         else:
             weights = ops.cast(mask, "float32")[..., None]
-        total = ops.sum(values * weights, axis=1)
-        count = ops.maximum(ops.sum(weights, axis=1), 1.0)
-        scale = ops.maximum(total / count, self.minimum_scale)
-        scale = ops.where(total > 0, scale, ops.maximum(1.0, self.minimum_scale))
+            # Padding may hold anything, NaN included: never read it.
+            values = ops.where(mask[..., None], values, 0.0)
+        # Each value is divided by the count before the sum: a float32 sum of
+        # finite values near float32's largest would overflow to infinity.
+        count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
+        mean = ops.sum(values * (weights / count), axis=1)
+        scale = ops.maximum(mean, self.minimum_scale)
+        scale = ops.where(mean > 0, scale, ops.maximum(1.0, self.minimum_scale))
         if given is not None:
             scale = ops.where(given > 0, ops.cast(given, "float32"), scale)
         return scale

@@ -89,6 +89,11 @@ class Distribution(Configurable):
       spread multiplied by `factor`, used by `generate(..., noise_scale=...)`;
     - `get_config()` if the constructor takes arguments.
 
+    A distribution of positive or non-negative values sets the class
+    attribute `support` to `"positive"` or `"non_negative"` (the default is
+    `"real"`): `generate`, `score` and `history_state` then refuse seeds,
+    continuations and histories outside it, naming the first bad position.
+
     Every method reads and returns float32 tensors; `params` has shape
     `(..., num_parameters)` and the other tensors the shape `(...)`.
 
@@ -109,6 +114,10 @@ class Distribution(Configurable):
 
     num_parameters = None
     parameter_names = ()
+    # The values the distribution describes: "real", "positive" (above 0)
+    # or "non_negative" (0 and above). `generate`, `score` and
+    # `history_state` refuse values outside it at real steps.
+    support = "real"
 
     def constrain(self, raw):
         """Maps raw projections to constrained parameters.
@@ -171,7 +180,8 @@ class Distribution(Configurable):
 
         Args:
             params: constrained parameters, shape `(..., num_parameters)`.
-            factor: a positive Python float.
+            factor: a positive float32 scalar (a tensor: one traced program
+                serves every factor).
 
         Returns:
             Parameters of the same shape as `params`, float32.
@@ -315,6 +325,7 @@ class LogNormal(Distribution):
         True
     """
 
+    support = "positive"
     num_parameters = 2
     parameter_names = ("loc", "scale")
     # The parameters of the logarithm's normal, constrained as Normal's.
@@ -488,6 +499,7 @@ class NegativeBinomial(Distribution):
         True
     """
 
+    support = "non_negative"
     num_parameters = 2
     parameter_names = ("mean", "total_count")
 

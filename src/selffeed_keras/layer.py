@@ -15,8 +15,8 @@ from selffeed_keras import (
     _inputs,
     _lags,
     _loop,
+    _saving,
     _score,
-    _seed_state,
     _step,
     distributions,
     samplers,
@@ -812,8 +812,9 @@ class SelfFeedingRNN(keras.layers.Layer):
                 are the widened ones, so the paths widen further. A factor
                 measured on held-back data calibrates intervals that come
                 out too narrow on data the model was not trained on (see the
-                probabilistic how-to). Each value but 1 (the draws as they
-                are) traces a function of its own, as a sampler does.
+                probabilistic how-to). Every value but 1 (the draws as
+                they are) runs one program, traced once: a new value
+                traces nothing.
             max_bytes: optional int, or None for no limit: the most memory,
                 in bytes, that the call may take for its outputs (three
                 copies: the loop's buffers, their gathering and the final
@@ -869,6 +870,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> bool(np.allclose(whole[:, 20:], rest, atol=1e-5))
             True
         """
+        _inputs.not_traced("generate")
         sampler = _beam.call_sampler(sampler, self.sampler)
         steps = _checks.steps(steps)
         seed = _inputs.seed(seed, self.is_token_model, self.input_dtype)
@@ -922,12 +924,13 @@ class SelfFeedingRNN(keras.layers.Layer):
             "end_token": end_token,
             "random_seed": random_seed,
             "num_samples": num_samples,
+            # 1 draws as the plain program does: no argument.
+            "noise_scale": None if noise_scale == 1.0 else noise_scale,
         }
         key = tuple(name for name, value in options.items() if value is not None)
         args = [seed, steps] + [options[name] for name in key]
         key += ("reservation",) if reserve else ()
         key += _generate.sampler_key(sampler, self.sampler)
-        key += _generate.noise_key(noise_scale)
         if reserve:
             with generation.reserve() as reservation:
                 outputs, state = generation(key, args, reservation)
@@ -967,7 +970,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         """Raises for seed values or covariates that the loop cannot read.
 
         Token ids out of the vocabulary, a row of padding only, NaN or
-        infinite values: eager calls raise, naming the first bad position;
+        infinite values, values outside the distribution's support: eager
+        calls raise, naming the first bad position;
         in a graph, token ids are asserted outside the compiled loop.
         """
         if self.is_token_model:
@@ -976,6 +980,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 _inputs.padding_rows(seed, seed_mask)
         else:
             _inputs.finite(seed, "seed", seed_mask)
+            _inputs.in_support(seed, "seed", self.distribution, seed_mask)
         if covariates is not None:
             _inputs.finite(covariates, "covariates", seed_mask)
         return seed
@@ -1061,7 +1066,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             initial_state=initial_state,
         )
 
-    def history_state(self, history, *, context=None, history_mask=None):
+    def history_state(
+        self, history, *, context=None, history_mask=None, context_mask=None
+    ):
         """A state to start from whose history holds elements the cell never read.
 
         Lags read the history; the cell does not step over it. A forecast at
@@ -1085,6 +1092,11 @@ class SelfFeedingRNN(keras.layers.Layer):
                 comes from `history`.
             history_mask: optional boolean `(batch, time)`: which elements of
                 `history` are real.
+            context_mask: optional boolean `(batch, context_time)`: which
+                steps of `context` are real, as the `seed_mask` that the call
+                will get: the scale is the mean over those steps only, as
+                `generate` takes it. Every row needs one real step. Without
+                it every step of `context` counts, padding included.
 
         Returns:
             The flat state: the cell's zero states, the history (encoded and
@@ -1095,12 +1107,14 @@ class SelfFeedingRNN(keras.layers.Layer):
                 for a `history` or `context` of the wrong rank, feature size
                 or with NaNs or infinities at real steps, a `context` whose
                 rows or features differ from `history`'s, a `context` on a
-                layer without `scaling="mean"`, a `history_mask` of
-                another shape than `history`'s first two axes, or token ids
+                layer without `scaling="mean"`, a `history_mask` or
+                `context_mask` of another shape than the first two axes of
+                `history` or `context`, a `context_mask` without a
+                `context` or with a row of no real step, or token ids
                 outside the encoder's vocabulary.
             TypeError: for a `history` or `context` that does not hold
                 numbers of the layer's kind (ids for token models), or a
-                `history_mask` that is not boolean.
+                `history_mask` or `context_mask` that is not boolean.
 
         Examples:
             >>> layer = selffeed_keras.SelfFeedingRNN(
@@ -1113,7 +1127,9 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> tuple(layer.generate(past[:, -3:], 5, initial_state=state).shape)
             (2, 5, 1)
         """
-        return _history_state.history_state(self, history, context, history_mask)
+        return _history_state.history_state(
+            self, history, context, history_mask, context_mask
+        )
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""
@@ -1147,30 +1163,33 @@ class SelfFeedingRNN(keras.layers.Layer):
     # --------------------------------------------------------- serialization
 
     def save_own_variables(self, store):
-        """Saves the layer's variables and its seed generator's state.
+        """Saves the layer's variables, its seed generator's state and its lags.
 
         Args:
             store: the dict-like store Keras saves the layer's state in.
         """
         super().save_own_variables(store)
-        _seed_state.save(store, self.seed_generator)
+        _saving.save(store, self.seed_generator, self.lags)
 
     def load_own_variables(self, store):
         """Loads what `save_own_variables` saved; older files lack the seed state.
 
         Args:
             store: the dict-like store Keras loads the layer's state from.
+
+        Raises:
+            ValueError: for weights saved by a layer with other `lags`.
         """
-        store, state = _seed_state.split(store)
+        store, state = _saving.split(store, self.lags)
         super().load_own_variables(store)
-        _seed_state.load(state, self.seed_generator)
+        _saving.load(state, self.seed_generator)
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         # `tf.train.Checkpoint` (and so a custom loop's checkpoints) saves the
         # seed generator's state too, which it does not see by itself.
         children = super()._trackable_children(save_type, **kwargs)
         if save_type == "checkpoint":
-            children[_seed_state.KEY] = self.seed_generator.state
+            children[_saving.KEY] = self.seed_generator.state
         return children
 
     def get_config(self):

@@ -15,6 +15,9 @@ same few functions; this package picks one, once, from
 - `concrete(value)`: whether the value of `value` can be read in Python now:
   an eager TensorFlow call, a JAX array that is not a tracer, a torch tensor.
   In a traced function (a `tf.function`, `jax.jit`) it cannot.
+- `traced()`: whether the caller is tracing this call into a program of its
+  own that cannot run our eager checks and compiled loop inside it (a
+  `jax.jit`, `vmap` or `grad` on JAX). A `tf.function` can: False there.
 - `constant(value, dtype=None)`: `value` (a Python or NumPy value, a tensor
   or a variable) as a tensor, of `dtype` if given.
 - `cast(value, dtype)`: `keras.ops.cast`, but `tf.cast` itself on TensorFlow,
@@ -56,6 +59,7 @@ SEED_DTYPE = _impl.SEED_DTYPE
 SEED_IN_LOOP_STATE = _impl.SEED_IN_LOOP_STATE
 is_tensor = _impl.is_tensor
 concrete = _impl.concrete
+traced = _impl.traced
 constant = _impl.constant
 to_numpy = _impl.to_numpy
 cast = _impl.cast

@@ -1,6 +1,7 @@
 """The JAX side of `selffeed_keras._backend`."""
 
 import jax
+import jax._src.core as _jax_core
 import jax.numpy as jnp
 import keras
 import numpy as np
@@ -20,6 +21,13 @@ def concrete(value=None):
     if isinstance(value, keras.Variable):
         value = value.value
     return not isinstance(value, jax.core.Tracer)
+
+
+def traced():
+    # JAX's private test, 0.3 us a call (Keras' public one makes an array,
+    # about 100 us): True outside any jax.jit, vmap or grad trace.
+    clean = getattr(_jax_core, "trace_state_clean", None)
+    return clean is not None and not clean()
 
 
 def constant(value, dtype=None):

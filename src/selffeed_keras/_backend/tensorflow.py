@@ -18,6 +18,10 @@ def concrete(value=None):
     return tf.executing_eagerly()
 
 
+def traced():
+    return False  # a tf.function may call generate; torch traces nothing
+
+
 def constant(value, dtype=None):
     return tf.convert_to_tensor(value) if dtype is None else tf.constant(value, dtype)
 

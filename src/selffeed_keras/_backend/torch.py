@@ -20,6 +20,10 @@ def concrete(value=None):
     return not torch.compiler.is_compiling()
 
 
+def traced():
+    return False
+
+
 def constant(value, dtype=None):
     if isinstance(value, keras.Variable):
         value = value.value

@@ -387,8 +387,7 @@ class Programs:
     def _trace(self, key, jit_compile):
         """Traces generation for `key`, the names of the optional arguments given.
 
-        A call's own sampler, or its `noise_scale`, ends the key as
-        `(class, config)`.
+        A call's own sampler ends the key as `(class, config)`.
         """
         generation = self.generation
         graph = generation.graph_for(
@@ -405,6 +404,7 @@ class Programs:
             "random_seed": tf.TensorSpec((2,), tf.int64),
             "reservation": tf.TensorSpec((), tf.int64),
             "num_samples": tf.TensorSpec((), tf.int32),
+            "noise_scale": tf.TensorSpec((), tf.float32),
         }
         signature = [_spec(generation.seed_spec), tf.TensorSpec((), tf.int32)]
         signature += [specs[name] for name in key]

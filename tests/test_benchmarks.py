@@ -10,60 +10,64 @@ import pytest
 # Each script starts TensorFlow and trains or times something: minutes in all.
 pytestmark = pytest.mark.slow
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_quick(module, timeout):
+    """The standard output of `python -m benchmarks.<module> --quick`."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "TensorFlow" in result.stdout and "cores" in result.stdout
+    return result.stdout
 
 
 @pytest.mark.parametrize(
-    "script, expected",
+    "module, expected",
     [
         (
-            "generate.py",
+            "generate",
             [
                 "| generate | ",
                 "| compiled-step loop | ",
                 "## Warm-up over the seed",
-                "## The cost of one call",
-                "## The first call of a fresh process",
                 "## Covariates",
                 "## Sample paths",
                 "## Lags: (1,) against (1, 48, 336)",
+            ],
+        ),
+        (
+            "overhead",
+            [
+                "## The cost of one call",
+                "## The first call of a fresh process",
                 "| traces |",
-                "## torch's eager loop against the compiled loops",
                 "## Long generation: peak memory",
             ],
         ),
-        ("training.py", ["| SelfFeedingRNN | ", "| plain Keras | "]),
+        ("backends", ["## torch's eager loop against the compiled loops"]),
+        ("training", ["| SelfFeedingRNN | ", "| plain Keras | "]),
         (
-            "exposure_bias.py",
+            "exposure_bias",
             ["| (a) teacher forcing | ", "| (b) scheduled | ", "| (c) free running | "],
         ),
     ],
 )
-def test_benchmark_runs_quick(script, expected):
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_benchmark_runs_quick(module, expected):
+    stdout = run_quick(module, timeout=300)
     for text in expected:
-        assert text in result.stdout
-    assert "TensorFlow" in result.stdout and "cores" in result.stdout
+        assert text in stdout
 
 
-@pytest.mark.slow
 def test_forecast_benchmark_runs_quick():
     """A minute or two: statsmodels fits and a training epoch on real data."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "forecast.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    stdout = run_quick("forecast", timeout=900)
     for text in [
         "## taylor: 4,032 values",
         "## co2: 526 values",
@@ -76,26 +80,17 @@ def test_forecast_benchmark_runs_quick():
         "| SelfFeedingRNN, lags (1, 12), 3 network(s) | ",
         "The noise scale each training seed measured on the held-back windows",
     ]:
-        assert text in result.stdout
-    assert "TensorFlow" in result.stdout and "cores" in result.stdout
+        assert text in stdout
 
 
-@pytest.mark.slow
 def test_recipe_benchmark_runs_quick():
     """A minute or two: auto ARIMA, eight ETS fits and a tiny training."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "recipe.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    stdout = run_quick("recipe", timeout=900)
     for text in [
         "## airpassengers: 144 monthly values",
         "| auto ARIMA ",
         "| auto ETS ",
+        "| recipe: log_normal, lags (1, 12)",
+        "|   the same, noise scale from the held-back horizon | ",
     ]:
-        assert text in result.stdout
-    assert "| recipe: log_normal, lags (1, 12)" in result.stdout
-    assert "|   the same, noise scale from the held-back horizon | " in result.stdout
+        assert text in stdout

@@ -162,9 +162,9 @@ notebooks: $(VENV)/.installed-notebooks
 # change to those scripts or to the benchmarks page's tables, which
 # tests/test_figures.py would otherwise report as stale.
 figures: $(VENV)/.installed-test
-	$(BIN)/python examples/probabilistic.py
-	$(BIN)/python examples/covariates.py
-	$(BIN)/python examples/benchmark_figures.py
+	$(BIN)/python -m examples.probabilistic
+	$(BIN)/python -m examples.covariates
+	$(BIN)/python -m examples.benchmark_figures
 
 docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs serve

@@ -482,10 +482,6 @@ QUICK = [("sine", 8, 1, 10, None), ("chars", 8, 2, 10, "random")]
 
 TITLE = "generate: per-step cost of free running"
 # The sections of the report, in order: name -> (title, function).
-
-
-TITLE = "generate: per-step cost of free running"
-# The sections of the report, in order: name -> (title, function).
 SECTIONS = {
     "methods": ("Steady state, all methods", bench_methods),
     "warm-up": ("Warm-up over the seed (compiled with the loop)", bench_warm_up),
@@ -497,9 +493,7 @@ SECTIONS = {
 
 def main():
     parser = section_parser(__doc__.splitlines()[0], SECTIONS)
-    run_sections(
-        "generate: per-step cost of free running", SECTIONS, parser.parse_args()
-    )
+    run_sections(TITLE, SECTIONS, parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -9,20 +9,18 @@ weights; torch's eager loop against TensorFlow's and JAX's compiled loops.
     python -m benchmarks.backends --only torch
 """
 
-import argparse
 import importlib.util
 import os
 
 import numpy as np
 
+from benchmarks import common
 from benchmarks.common import (
     alternate,
     met,
     print_table,
     ready,
     run_module,
-    run_sections,
-    section_parser,
 )
 from benchmarks.models import jax, jax_scan, make_layer, make_seed
 
@@ -69,7 +67,9 @@ def bench_backends(quick):
     for backend in ("jax", "tensorflow"):
         env = dict(os.environ, KERAS_BACKEND=backend)
         quick_flag = ["--quick"] if quick else []
-        output = run_module(__spec__.name, "--backend-cases", *quick_flag, env=env)
+        output = run_module(
+            __spec__.name, "--mode", "backend-cases", *quick_flag, env=env
+        )
         targets = {case[:3]: case[3] for case in BACKEND_CASES}
         for line in output.strip().splitlines():
             units, batch, steps, *q, calls = line.split()
@@ -102,7 +102,7 @@ def bench_backends(quick):
     for backend in ("jax", "tensorflow"):
         env = dict(os.environ, KERAS_BACKEND=backend)
         for repeat in range(1 if quick else 3):
-            output = run_module("benchmarks.overhead", "--first-call", env=env)
+            output = run_module("benchmarks.overhead", "--mode", "first-call", env=env)
             build, call = (float(x) for x in output.split())
             rows.append([backend, f"{repeat + 1}", f"{build:.2f}", f"{call:.2f}"])
     header = ["backend", "fresh process", "layer built (s)", "first generate (s)"]
@@ -145,7 +145,9 @@ def bench_torch(quick):
         for backend in backends:
             env = dict(os.environ, KERAS_BACKEND=backend)
             quick_flag = ["--quick"] if quick else []
-            output = run_module(__spec__.name, "--torch-cases", *quick_flag, env=env)
+            output = run_module(
+                __spec__.name, "--mode", "torch-cases", *quick_flag, env=env
+            )
             for line in output.strip().splitlines():
                 units, batch, steps, *q, calls = line.split()
                 low, median, high = (float(x) for x in q)
@@ -179,18 +181,8 @@ SECTIONS = {
 
 
 def main():
-    parser = section_parser(__doc__.splitlines()[0], SECTIONS)
-    # Modes of the fresh processes that the sections start:
-    parser.add_argument("--backend-cases", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--torch-cases", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.backend_cases:
-        backend_cases(args.quick)
-        return
-    if args.torch_cases:
-        torch_cases(args.quick)
-        return
-    run_sections(TITLE, SECTIONS, args)
+    modes = {"backend-cases": backend_cases, "torch-cases": torch_cases}
+    common.main(__doc__.splitlines()[0], TITLE, SECTIONS, modes)
 
 
 if __name__ == "__main__":

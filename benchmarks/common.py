@@ -71,8 +71,16 @@ def environment():
     print()
 
 
-def section_parser(description, sections):
-    """A parser of `--quick` and `--only` (some of `sections`, in order)."""
+def main(description, title, sections, modes=None):
+    """A script's entry point: the report, or a mode of a fresh process.
+
+    The report prints `title`, the environment, then the sections that
+    `--only` names (default: all, in order); `sections` maps a name to
+    `(heading, function)`, and each function takes `quick` and prints its
+    tables under its heading. `modes` maps a name to a function of `quick`
+    and the mode's own arguments (strings), which a process started with
+    `--mode NAME ARG...` (by a section, through `run_module`) runs instead.
+    """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="a tiny configuration")
     parser.add_argument(
@@ -81,15 +89,12 @@ def section_parser(description, sections):
         choices=list(sections),
         help="run only these sections, in this order (default: all)",
     )
-    return parser
-
-
-def run_sections(title, sections, args):
-    """Prints the report: `title`, the environment, then the chosen sections.
-
-    `sections` maps a name to `(heading, function)`; each function takes
-    `quick` and prints its tables under its heading.
-    """
+    parser.add_argument("--mode", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.mode:
+        name, *mode_args = args.mode
+        modes[name](args.quick, *mode_args)
+        return
     print(f"# {title}\n")
     environment()
     for name in args.only or sections:

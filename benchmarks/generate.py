@@ -22,13 +22,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import common
 from benchmarks.common import (
     alternate,
     measure,
     met,
     print_table,
-    run_sections,
-    section_parser,
 )
 from benchmarks.models import SEED_TIME, jax, jax_scan, make_layer, make_seed
 from selffeed_keras import SelfFeedingRNN
@@ -492,8 +491,7 @@ SECTIONS = {
 
 
 def main():
-    parser = section_parser(__doc__.splitlines()[0], SECTIONS)
-    run_sections(TITLE, SECTIONS, parser.parse_args())
+    common.main(__doc__.splitlines()[0], TITLE, SECTIONS)
 
 
 if __name__ == "__main__":

@@ -11,26 +11,24 @@ million steps.
     python -m benchmarks.overhead --only per-call first-call  # some sections
 """
 
-import argparse
 import resource
 import time
 
 import keras
 import numpy as np
 
+from benchmarks import common
 from benchmarks.common import (
     measure,
     print_table,
     run_module,
-    run_sections,
-    section_parser,
     timed,
 )
 from benchmarks.models import SEED_TIME, jax, jax_scan, make_layer, make_seed
 
 if keras.backend.backend() == "tensorflow":
     import tensorflow as tf
-else:  # a `--first-call` run on JAX or torch: TensorFlow stays out of it
+else:  # a `--mode first-call` run on JAX or torch: TensorFlow stays out of it
     tf = None
 
 
@@ -87,8 +85,11 @@ def bench_per_call(quick):
     print_table(header, rows)
 
 
-def first_call():
-    """Run in a fresh process: seconds of the first call, by part."""
+def first_call(quick):
+    """Run in a fresh process: seconds of the first call, by part.
+
+    The same in a `quick` run.
+    """
     start = time.perf_counter()
     layer = make_layer("sine", 32)
     built = time.perf_counter()
@@ -99,7 +100,7 @@ def first_call():
 def bench_first_call(quick):
     rows = []
     for repeat in range(1 if quick else 3):
-        output = run_module(__spec__.name, "--first-call")
+        output = run_module(__spec__.name, "--mode", "first-call")
         build, call = (float(x) for x in output.split())
         rows.append([f"{repeat + 1}", f"{build:.2f}", f"{call:.2f}"])
     header = ["fresh process", "layer built (s)", "first generate, 100 steps (s)"]
@@ -151,8 +152,12 @@ def bench_tracing(quick):
     print_table(header, rows)
 
 
-def peak_memory(steps):
-    """Run in a fresh process: peak RSS after generating `steps` at batch 1."""
+def peak_memory(quick, steps):
+    """Run in a fresh process: peak RSS after generating `steps` at batch 1.
+
+    `steps` is a string (the process's argument); `quick` changes nothing.
+    """
+    steps = int(steps)
     layer = make_layer("sine", 32)
     layer.generate(make_seed("sine", 1), 2)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -166,7 +171,7 @@ def peak_memory(steps):
 def bench_memory(quick):
     rows = []
     for steps in (1_000,) if quick else (10_000, 100_000, 1_000_000):
-        output = run_module(__spec__.name, "--peak-memory", str(steps))
+        output = run_module(__spec__.name, "--mode", "peak-memory", str(steps))
         _, before, peak, elapsed, nbytes = output.split()
         rows.append(
             [
@@ -203,18 +208,8 @@ SECTIONS = {
 
 
 def main():
-    parser = section_parser(__doc__.splitlines()[0], SECTIONS)
-    # Modes of the fresh processes that the sections start:
-    parser.add_argument("--peak-memory", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--first-call", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.peak_memory:
-        peak_memory(args.peak_memory)
-        return
-    if args.first_call:
-        first_call()
-        return
-    run_sections(TITLE, SECTIONS, args)
+    modes = {"first-call": first_call, "peak-memory": peak_memory}
+    common.main(__doc__.splitlines()[0], TITLE, SECTIONS, modes)
 
 
 if __name__ == "__main__":

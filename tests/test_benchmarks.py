@@ -28,69 +28,71 @@ def run_quick(module, timeout):
     return result.stdout
 
 
-@pytest.mark.parametrize(
-    "module, expected",
-    [
-        (
-            "generate",
-            [
-                "| generate | ",
-                "| compiled-step loop | ",
-                "## Warm-up over the seed",
-                "## Covariates",
-                "## Sample paths",
-                "## Lags: (1,) against (1, 48, 336)",
-            ],
-        ),
-        (
-            "overhead",
-            [
-                "## The cost of one call",
-                "## The first call of a fresh process",
-                "| traces |",
-                "## Long generation: peak memory",
-            ],
-        ),
-        ("backends", ["## torch's eager loop against the compiled loops"]),
-        ("training", ["| SelfFeedingRNN | ", "| plain Keras | "]),
-        (
-            "exposure_bias",
-            ["| (a) teacher forcing | ", "| (b) scheduled | ", "| (c) free running | "],
-        ),
-    ],
-)
-def test_benchmark_runs_quick(module, expected):
-    stdout = run_quick(module, timeout=300)
+# (module, timeout in seconds, what its output must hold)
+CASES = [
+    (
+        "generate",
+        300,
+        [
+            "| generate | ",
+            "| compiled-step loop | ",
+            "## Warm-up over the seed",
+            "## Covariates",
+            "## Sample paths",
+            "## Lags: (1,) against (1, 48, 336)",
+        ],
+    ),
+    (
+        "overhead",
+        300,
+        [
+            "## The cost of one call",
+            "## The first call of a fresh process",
+            "| traces |",
+            "## Long generation: peak memory",
+        ],
+    ),
+    ("backends", 300, ["## torch's eager loop against the compiled loops"]),
+    ("training", 300, ["| SelfFeedingRNN | ", "| plain Keras | "]),
+    (
+        "exposure_bias",
+        300,
+        ["| (a) teacher forcing | ", "| (b) scheduled | ", "| (c) free running | "],
+    ),
+    # A minute or two: statsmodels fits and a training epoch on real data.
+    (
+        "forecast",
+        900,
+        [
+            "## taylor: 4,032 values",
+            "## co2: 526 values",
+            "| seasonal naive + residual blocks | ",
+            "| statsmodels ARIMA(2,0,1) on seasonal differences | ",
+            "| statsmodels ETS(A,A,A) | ",
+            "| SelfFeedingRNN, lags (1, 2, 48, 336), noise scale from 7 held-back "
+            "windows, 3 network(s) | ",
+            "|   ensembles of 3 of these networks, 1 ensemble(s) | ",
+            "| SelfFeedingRNN, lags (1, 12), 3 network(s) | ",
+            "The noise scale each training seed measured on the held-back windows",
+        ],
+    ),
+    # A minute or two: auto ARIMA, eight ETS fits and a tiny training.
+    (
+        "recipe",
+        900,
+        [
+            "## airpassengers: 144 monthly values",
+            "| auto ARIMA ",
+            "| auto ETS ",
+            "| recipe: log_normal, lags (1, 12)",
+            "|   the same, noise scale from the held-back horizon | ",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("module, timeout, expected", CASES)
+def test_benchmark_runs_quick(module, timeout, expected):
+    stdout = run_quick(module, timeout)
     for text in expected:
-        assert text in stdout
-
-
-def test_forecast_benchmark_runs_quick():
-    """A minute or two: statsmodels fits and a training epoch on real data."""
-    stdout = run_quick("forecast", timeout=900)
-    for text in [
-        "## taylor: 4,032 values",
-        "## co2: 526 values",
-        "| seasonal naive + residual blocks | ",
-        "| statsmodels ARIMA(2,0,1) on seasonal differences | ",
-        "| statsmodels ETS(A,A,A) | ",
-        "| SelfFeedingRNN, lags (1, 2, 48, 336), noise scale from 7 held-back "
-        "windows, 3 network(s) | ",
-        "|   ensembles of 3 of these networks, 1 ensemble(s) | ",
-        "| SelfFeedingRNN, lags (1, 12), 3 network(s) | ",
-        "The noise scale each training seed measured on the held-back windows",
-    ]:
-        assert text in stdout
-
-
-def test_recipe_benchmark_runs_quick():
-    """A minute or two: auto ARIMA, eight ETS fits and a tiny training."""
-    stdout = run_quick("recipe", timeout=900)
-    for text in [
-        "## airpassengers: 144 monthly values",
-        "| auto ARIMA ",
-        "| auto ETS ",
-        "| recipe: log_normal, lags (1, 12)",
-        "|   the same, noise scale from the held-back horizon | ",
-    ]:
         assert text in stdout

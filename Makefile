@@ -143,11 +143,13 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format $(LINT_PATHS)
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python benchmarks/generate.py
-	$(BIN)/python benchmarks/training.py
-	$(BIN)/python benchmarks/exposure_bias.py
-	$(BIN)/python benchmarks/forecast.py
-	$(BIN)/python benchmarks/recipe.py
+	$(BIN)/python -m benchmarks.generate
+	$(BIN)/python -m benchmarks.overhead
+	$(BIN)/python -m benchmarks.backends
+	$(BIN)/python -m benchmarks.training
+	$(BIN)/python -m benchmarks.exposure_bias
+	$(BIN)/python -m benchmarks.forecast
+	$(BIN)/python -m benchmarks.recipe
 
 # Re-executes the notebooks in place, so their committed outputs are fresh.
 # capture_fd_output=False keeps TensorFlow's C++ start-up logs out of them.
@@ -160,9 +162,9 @@ notebooks: $(VENV)/.installed-notebooks
 # change to those scripts or to the benchmarks page's tables, which
 # tests/test_figures.py would otherwise report as stale.
 figures: $(VENV)/.installed-test
-	$(BIN)/python examples/probabilistic.py
-	$(BIN)/python examples/covariates.py
-	$(BIN)/python examples/benchmark_figures.py
+	$(BIN)/python -m examples.probabilistic
+	$(BIN)/python -m examples.covariates
+	$(BIN)/python -m examples.benchmark_figures
 
 docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs serve

@@ -8,20 +8,17 @@ against the clean continuation over a long horizon:
 - (b) scheduled sampling: `callbacks.ScheduledSampling(Linear(0, end, epochs))`;
 - (c) free-running training: `sampling_probability=1`.
 
-Run with `make bench`, or `python benchmarks/exposure_bias.py --quick`.
+Run with `make bench`, or `python -m benchmarks.exposure_bias --quick`.
 """
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from generate import environment  # noqa: E402  (beside this file)
-
-from selffeed_keras import SelfFeedingRNN, callbacks, schedules  # noqa: E402
+from benchmarks.common import environment, print_table
+from selffeed_keras import SelfFeedingRNN, callbacks, schedules
 
 STEP, NOISE = 0.1, 0.1
 
@@ -106,13 +103,14 @@ def main():
     base = results["teacher forcing"][0]
     marks = [h for h in (50, 100, 200) if h < settings["horizon"]]
     marks.append(settings["horizon"])
-    head = " | ".join(f"RMSE @{h}" for h in marks)
-    print(f"| training | {head} | vs (a) | fit time (tracing included) |")
-    print("|---|" + "---|" * len(marks) + "---|---|")
+    rows = []
     for label, mode in zip("abc", results, strict=True):
         rmse, per_step, seconds = results[mode]
-        at = " | ".join(f"{np.sqrt(np.mean(per_step[:h] ** 2)):.3f}" for h in marks)
-        print(f"| ({label}) {mode} | {at} | {rmse / base:.2f}x | {seconds:.1f} s |")
+        at = [f"{np.sqrt(np.mean(per_step[:h] ** 2)):.3f}" for h in marks]
+        ratio = f"{rmse / base:.2f}x"
+        rows.append([f"({label}) {mode}", *at, ratio, f"{seconds:.1f} s"])
+    header = ["training", *(f"RMSE @{h}" for h in marks), "vs (a)"]
+    print_table(header + ["fit time (tracing included)"], rows)
 
 
 if __name__ == "__main__":

@@ -40,40 +40,38 @@ GluonTS' DeepAR (torch, when installed: the `bench` extra) runs with its
 defaults (lags, time features, context) and the `--seeds` seeds, stopped
 after the mean wall-clock time one of our ensembles took to train.
 
-    python benchmarks/forecast.py             # both series: about 25 minutes
-    python benchmarks/forecast.py --variants  # and what each change did, 1 seed
-    python benchmarks/forecast.py --quick     # tiny budgets, 3 windows: a smoke test
+    python -m benchmarks.forecast             # both series: about 25 minutes
+    python -m benchmarks.forecast --variants  # and what each change did, 1 seed
+    python -m benchmarks.forecast --quick     # tiny budgets, 3 windows: a smoke test
 """
 
 import argparse
-import dataclasses
 import datetime
-import os
 import shutil
 import sys
 import tempfile
 import time
 import warnings
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pandas as pd
+import scoringrules
+import statsmodels
+from pmdarima.datasets import load_taylor
+from statsmodels.datasets import co2 as co2_dataset
+from statsmodels.tsa.arima.model import ARIMA
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import scoringrules  # noqa: E402
-import statsmodels  # noqa: E402
-from pmdarima.datasets import load_taylor  # noqa: E402
-from statsmodels.datasets import co2 as co2_dataset  # noqa: E402
-from statsmodels.tsa.arima.model import ARIMA  # noqa: E402
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from generate import environment, print_table  # noqa: E402
-from recipe import held_back_noise_scale  # noqa: E402
-
-from selffeed_keras import SelfFeedingRNN  # noqa: E402
+from benchmarks.common import (
+    Series,
+    environment,
+    held_back_noise_scale,
+    print_table,
+    score,
+    spread,
+)
+from selffeed_keras import SelfFeedingRNN
 
 try:
     import gluonts
@@ -88,38 +86,6 @@ NUM_SAMPLES = 100
 
 
 # ------------------------------------------------------------------- the data
-
-
-@dataclasses.dataclass
-class Series:
-    """One series and its rolling-origin evaluation."""
-
-    name: str
-    values: np.ndarray  # float64, (time,)
-    index: pd.DatetimeIndex
-    freq: str  # a pandas period frequency, for GluonTS
-    period: int  # seasonal lag of the naive forecast and of MASE's scale
-    context: int
-    horizon: int
-    origins: list  # indices of the first forecast step of each window
-
-    @property
-    def train_end(self):
-        return self.origins[0]
-
-    def covariates(self):
-        """Calendar covariates for every time step, float32 (time, features)."""
-        if self.freq == "30min":
-            hour = self.index.hour + self.index.minute / 60
-            day = self.index.dayofweek
-            angles = [2 * np.pi * hour / 24, 2 * np.pi * day / 7]
-        else:
-            angles = [2 * np.pi * (self.index.month - 1) / 12]
-        columns = [f(a) for a in angles for f in (np.sin, np.cos)]
-        return np.stack(columns, axis=-1).astype("float32")
-
-    def actuals(self):
-        return np.stack([self.values[o : o + self.horizon] for o in self.origins])
 
 
 def taylor():
@@ -137,28 +103,6 @@ def co2():
     horizon = 12
     origins = list(range(len(values) - 60, len(values) - horizon + 1, 4))
     return Series("co2", values, monthly.index, "M", 12, 48, horizon, origins)
-
-
-# ---------------------------------------------------------------- the metrics
-
-
-def score(series, paths):
-    """CRPS, MAPE (%) and MASE of the median, coverage80: a dict.
-
-    `paths` is `(windows, samples, steps)`.
-    """
-    actual = series.actuals()
-    crps = scoringrules.crps_ensemble(actual, paths, m_axis=1)
-    train = series.values[: series.train_end]
-    scale = np.mean(np.abs(train[series.period :] - train[: -series.period]))
-    median = np.median(paths, axis=1)
-    low, high = np.quantile(paths, [0.1, 0.9], axis=1)
-    return {
-        "CRPS": float(np.mean(crps)),
-        "MAPE": float(100 * np.mean(np.abs(median - actual) / np.abs(actual))),
-        "MASE": float(np.mean(np.abs(median - actual)) / scale),
-        "coverage80": float(np.mean((actual >= low) & (actual <= high))),
-    }
 
 
 # -------------------------------------------------------------- the methods
@@ -345,7 +289,7 @@ def selffeeding(
     context and history), which gives the distribution of each held-back
     value one step ahead. The noise scale is the factor by which those
     one-step 80% intervals must widen for 80% of the held-back values to
-    fall inside (`recipe.held_back_noise_scale`). The network that
+    fall inside (`common.held_back_noise_scale`). The network that
     forecasts then trains on the whole training part, as without
     `held_back`, and draws its paths with that `noise_scale`; `fit_s`
     counts both trainings. `report`, a dict, gets the noise scale and the
@@ -488,17 +432,6 @@ VARIANTS = {
         "levels instead of differences": dict(epochs=30, lags=(1, 12), context=48),
     },
 }
-
-
-def spread(values, digits):
-    """`mean [min-max]` of several seeds' figures, or the one figure."""
-    values = np.asarray(values)
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return (
-        f"{values.mean():.{digits}f} "
-        f"[{values.min():.{digits}f}-{values.max():.{digits}f}]"
-    )
 
 
 def row(series, name, runs):

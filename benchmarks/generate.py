@@ -4,79 +4,33 @@ Every method runs the same weights from the same seed, warming up on the seed
 its own way, and must produce `generate`'s outputs before it is timed. Each
 method is timed on its own: a first call (tracing and compiling included),
 then repeated calls whose median gives the steady state. Ratios compare
-methods of the same row, measured in the same run.
+methods of the same row, measured in the same run. The other sections give
+the per-step cost of the warm-up, covariates, sample paths and lags.
 
-    python benchmarks/generate.py          # the full tables, a few minutes
-    python benchmarks/generate.py --quick  # a tiny configuration, seconds
-    python benchmarks/generate.py --only per-call first-call  # some sections
+    python -m benchmarks.generate          # the full tables, a few minutes
+    python -m benchmarks.generate --quick  # a tiny configuration, seconds
+    python -m benchmarks.generate --only methods lags  # some sections
+
+`benchmarks.overhead` times one call, the first call, tracing and memory;
+`benchmarks.backends` runs `generate` on JAX and torch.
 """
 
-import argparse
-import datetime
-import importlib.util
-import os
-import platform
-import resource
 import statistics
-import subprocess
-import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-if keras.backend.backend() == "tensorflow":
-    import tensorflow as tf
-else:  # a `--backend-cases` run on JAX or torch: TensorFlow stays out of it
-    tf = None
-
-import selffeed_keras  # noqa: E402
-from selffeed_keras import SelfFeedingRNN  # noqa: E402
-
-try:
-    import jax
-    import jax.numpy as jnp
-except ImportError:  # the optional `bench` extra
-    jax = None
-
-SEED_TIME = 20
-VOCAB = 64
-
-
-# ----------------------------------------------------------------- the models
-
-
-def make_layer(kind, units, sampler="greedy", jit_compile="auto"):
-    keras.utils.set_random_seed(0)
-    if kind == "sine":
-        layer = SelfFeedingRNN(
-            keras.layers.LSTMCell(units),
-            head=keras.layers.Dense(1),
-            jit_compile=jit_compile,
-        )
-        layer.build((None, None, 1))
-    else:
-        layer = SelfFeedingRNN(
-            keras.layers.LSTMCell(units),
-            head=keras.layers.Dense(VOCAB),
-            encoder=keras.layers.Embedding(VOCAB, 32),
-            sampler=sampler,
-            jit_compile=jit_compile,
-        )
-        layer.build((None, None))
-    return layer
-
-
-def make_seed(kind, batch, time_steps=SEED_TIME):
-    if kind == "sine":
-        t = np.arange(time_steps, dtype="float32") * 0.1
-        phase = np.arange(batch, dtype="float32")[:, None]
-        return np.sin(t + phase)[..., None].astype("float32")
-    return np.random.default_rng(0).integers(0, VOCAB, (batch, time_steps))
-
+from benchmarks import common
+from benchmarks.common import (
+    alternate,
+    measure,
+    met,
+    print_table,
+)
+from benchmarks.models import SEED_TIME, jax, jax_scan, make_layer, make_seed
+from selffeed_keras import SelfFeedingRNN
 
 # --------------------------------------------------- the ways people do it
 
@@ -202,85 +156,6 @@ def while_loop(parts):
     return lambda seed, steps: run(tf.convert_to_tensor(seed), tf.constant(steps))
 
 
-def jax_scan(layer):
-    """(f) JAX `lax.scan` under `jit`, on the layer's weights."""
-    cell, head = layer.rnn.cell, layer.head
-    kernel, recurrent, bias = (jnp.asarray(w) for w in cell.get_weights())
-    head_kernel, head_bias = (jnp.asarray(w) for w in head.get_weights())
-    table = (
-        None if layer.encoder is None else jnp.asarray(layer.encoder.embeddings.numpy())
-    )
-    greedy = isinstance(layer.sampler, selffeed_keras.samplers.GreedySampler)
-
-    def lstm(x, h, c):
-        z = x @ kernel + h @ recurrent + bias
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        return jax.nn.sigmoid(o) * jnp.tanh(c), c
-
-    def encode(x):
-        return x if table is None else table[x]
-
-    def predict(h, key):
-        y = h @ head_kernel + head_bias
-        if layer.sampler is None:
-            return y
-        if greedy:
-            return jnp.argmax(y, axis=-1).astype(jnp.int32)
-        return jax.random.categorical(key, y, axis=-1).astype(jnp.int32)
-
-    @jax.jit
-    def run(seed, horizon, key):
-        batch = seed.shape[0]
-        zeros = jnp.zeros((batch, kernel.shape[1] // 4))
-
-        def read(carry, x):
-            h, c = lstm(encode(x), *carry)
-            return (h, c), None
-
-        (h, c), _ = jax.lax.scan(read, (zeros, zeros), jnp.swapaxes(seed, 0, 1))
-        keys = jax.random.split(key, horizon.shape[0])
-        first = predict(h, keys[0])
-
-        def free(carry, key):
-            value, h, c = carry
-            h, c = lstm(encode(value), h, c)
-            value = predict(h, key)
-            return (value, h, c), value
-
-        _, rest = jax.lax.scan(free, (first, h, c), keys[1:])
-        return jnp.concatenate([first[:, None], jnp.swapaxes(rest, 0, 1)], axis=1)
-
-    def call(seed, steps):
-        key = jax.random.PRNGKey(0)
-        return run(jnp.asarray(seed), jnp.zeros(steps), key).block_until_ready()
-
-    return call
-
-
-# ------------------------------------------------------------------ timing
-
-
-def timed(function):
-    start = time.perf_counter()
-    result = function()
-    if hasattr(result, "numpy"):
-        result = result.numpy()
-    return time.perf_counter() - start, np.asarray(result)
-
-
-def measure(function, budget_s, max_runs):
-    """First call, then the median of repeated calls within `budget_s`."""
-    first, result = timed(function)
-    times = []
-    spent = 0.0
-    while len(times) < 3 or (spent < budget_s and len(times) < max_runs):
-        elapsed, _ = timed(function)
-        times.append(elapsed)
-        spent += elapsed
-    return first, statistics.median(times), len(times), result
-
-
 SKIPPED = (
     "Slow methods are skipped where one run would take many seconds: the "
     "re-run prefix and the loop traced in one tf.function (which traces every "
@@ -365,57 +240,15 @@ def bench_config(config, quick, reset_seed):
     return rows
 
 
-# ------------------------------------------------------------------ tables
-
-
-def print_table(header, rows):
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print(flush=True)
-
-
-def environment():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    threads = (
-        f"TF intra-op {tf.config.threading.get_intra_op_parallelism_threads()}, "
-        f"inter-op {tf.config.threading.get_inter_op_parallelism_threads()} "
-        "(0 = one per core)"
-    )
-    lines = [
-        f"date: {datetime.date.today().isoformat()}",
-        f"machine: {cpu}, {os.cpu_count()} cores, {platform.system()}",
-        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__}, NumPy {np.__version__}, "
-        f"JAX {jax.__version__ if jax else 'not installed'}, "
-        f"selffeed_keras {selffeed_keras.__version__}",
-        f"threads: {threads}; OMP_NUM_THREADS="
-        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, XLA_FLAGS="
-        f"{os.environ.get('XLA_FLAGS', 'unset')}",
-        "devices: "
-        + ", ".join(d.device_type for d in tf.config.list_physical_devices()),
-    ]
-    for line in lines:
-        print(f"- {line}")
-    print()
-
-
 def reset_seed(layer):
     """Restarts the layer's sampling generator, as `random_seed=1` does."""
     state = layer.seed_generator.state
     state.assign(tf.constant([1, 0], state.dtype))
 
 
-def bench_methods(configs, quick):
+def bench_methods(quick):
+    print(SKIPPED + "\n")
+    configs = QUICK if quick else FULL
     header = [
         "method",
         "first call (s)",
@@ -467,147 +300,6 @@ def bench_warm_up(quick):
         )
     header = ["model (batch 1)"] + [f"seed {n:,} (ms)" for n in lengths]
     print_table(header + ["us per seed step"], rows)
-
-
-def bench_tracing(quick):
-    """First call, then new lengths: no new trace, no new compile."""
-    rows = []
-    for kind, units, sampler in (
-        ("sine", 32, "greedy"),
-        ("chars", 256, "greedy"),
-        ("chars", 256, "random"),
-    ):
-        for jit_compile in ("auto", False):
-            layer = make_layer(kind, units, sampler, jit_compile)
-            calls = [(SEED_TIME, 100), (SEED_TIME, 1_000), (7, 333)]
-            times = []
-            for time_steps, steps in calls:
-                seed = make_seed(kind, 1, time_steps)
-                times.append(
-                    timed(lambda s=seed, n=steps, g=layer.generate: g(s, n))[0]
-                )
-            (function,) = layer._generation.functions.values()
-            rows.append(
-                [
-                    f"{kind}, LSTMCell({units})"
-                    if kind == "sine"
-                    else f"{kind}, {sampler}, LSTMCell({units})",
-                    f"{jit_compile!r}",
-                    f"{times[0]:.2f}",
-                    f"{times[1] * 1e3:.1f}",
-                    f"{times[2] * 1e3:.1f}",
-                    f"{function.experimental_get_tracing_count()}",
-                ]
-            )
-            if quick:
-                break
-        if quick:
-            break
-    header = [
-        "model (batch 1)",
-        "jit_compile",
-        "first call, 100 steps (s)",
-        "then 1,000 steps (ms)",
-        "then seed 7, 333 steps (ms)",
-        "traces",
-    ]
-    print_table(header, rows)
-
-
-def peak_memory(steps):
-    """Run in a fresh process: peak RSS after generating `steps` at batch 1."""
-    layer = make_layer("sine", 32)
-    layer.generate(make_seed("sine", 1), 2)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    outputs = layer.generate(make_seed("sine", 1), steps)
-    elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{steps} {before} {peak} {elapsed} {outputs.numpy().nbytes}")
-
-
-def bench_memory(quick):
-    rows = []
-    for steps in (1_000,) if quick else (10_000, 100_000, 1_000_000):
-        result = subprocess.run(
-            [sys.executable, __file__, "--peak-memory", str(steps)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        _, before, peak, elapsed, nbytes = result.stdout.split()
-        rows.append(
-            [
-                f"{steps:,}",
-                f"{int(nbytes) / 2**20:.2f}",
-                f"{int(before) / 2**10:.0f}",
-                f"{int(peak) / 2**10:.0f}",
-                f"{(int(peak) - int(before)) / 2**10:.1f}",
-                f"{float(elapsed) / steps * 1e6:.2f}",
-            ]
-        )
-    header = [
-        "steps",
-        "output (MiB)",
-        "peak RSS before (MiB)",
-        "peak RSS after (MiB)",
-        "growth (MiB)",
-        "us per step",
-    ]
-    print_table(header, rows)
-
-
-def bench_per_call(quick):
-    """What one short call costs, against calling a traced function at all."""
-    layer = make_layer("sine", 32)
-    short, long = make_seed("sine", 1, 1), make_seed("sine", 1, 50)
-    trivial = tf.function(lambda x: x + 1)
-    concrete = trivial.get_concrete_function(tf.TensorSpec((), tf.float32))
-    one = tf.constant(1.0)
-    budget, runs = (0.2, 20) if quick else (1.0, 200)
-    cases = [
-        ("a trivial tf.function (x + 1)", lambda: trivial(one)),
-        ("the same through its concrete function", lambda: concrete(one)),
-        ("generate: 1-step seed, 1 step", lambda: layer.generate(short, 1)),
-        ("generate: 1-step seed, 100 steps", lambda: layer.generate(short, 100)),
-        ("generate: 50-step seed, 1 step", lambda: layer.generate(long, 1)),
-        ("generate: 50-step seed, 100 steps", lambda: layer.generate(long, 100)),
-    ]
-    medians = {}
-    for name, function in cases:
-        medians[name] = measure(function, budget, runs)[1]
-    rows = [[name, f"{m * 1e3:.3f}"] for name, m in medians.items()]
-    print_table(["call (LSTMCell(32), batch 1)", "median (ms)"], rows)
-    trivial_ms = medians["a trivial tf.function (x + 1)"]
-    print(
-        "- 1-step seed and 1 step / trivial tf.function: "
-        f"{medians['generate: 1-step seed, 1 step'] / trivial_ms:.2f}x (target 2x)"
-    )
-    print(
-        "- 50-step seed / 1-step seed, at 100 steps: "
-        f"{medians['generate: 50-step seed, 100 steps'] / medians['generate: 1-step seed, 100 steps']:.2f}x"  # noqa: E501
-        " (target 1.2x)\n"
-    )
-    if jax is None:
-        print("JAX is not installed (`pip install -e '.[bench]'`): no JAX column.\n")
-        return
-    scan = jax_scan(layer)
-    seed = make_seed("sine", 1)
-    rows = []
-    for steps in (10, 100) if quick else (10, 100, 1_000, 10_000):
-        ours = measure(lambda n=steps: layer.generate(seed, n), budget, runs)
-        theirs = measure(lambda n=steps: scan(seed, n), budget, runs)
-        np.testing.assert_allclose(ours[3], theirs[3], atol=1e-3)
-        rows.append(
-            [
-                f"{steps:,}",
-                f"{ours[1] * 1e3:.3f}",
-                f"{theirs[1] * 1e3:.3f}",
-                f"{ours[1] / theirs[1]:.2f}",
-            ]
-        )
-    header = ["steps", "generate (ms)", "JAX lax.scan (ms)", "generate / JAX"]
-    print_table(header, rows)
 
 
 def bench_covariates(quick):
@@ -678,26 +370,9 @@ def bench_paths(quick):
 
 
 def side_by_side(calls, budget_s, max_rounds):
-    """Median seconds per call of each of `calls`, measured in alternation.
-
-    Each is called once first (tracing and compiling), then all are called in
-    turn, round after round, so that a shared machine slows each alike.
-    """
-    for call in calls.values():
-        timed(call)
-    times = {name: [] for name in calls}
-    spent, rounds = 0.0, 0
-    while rounds < 3 or (spent < budget_s and rounds < max_rounds):
-        for name, call in calls.items():
-            elapsed, _ = timed(call)
-            times[name].append(elapsed)
-            spent += elapsed
-        rounds += 1
+    """Median seconds per call of each of `calls`, measured in alternation."""
+    times = alternate(calls, budget_s, min_rounds=3, max_rounds=max_rounds)
     return {name: statistics.median(t) for name, t in times.items()}
-
-
-def met(ratio, target):
-    return f"{'met' if ratio <= target else 'missed'} ({ratio:.2f}x, target {target}x)"
 
 
 def bench_lags(quick):
@@ -786,204 +461,6 @@ def bench_lags(quick):
 
 
 # (units, batch, steps, target ratio of generate to the hand-written scan)
-BACKEND_CASES = [(32, 1, 100, 2.0), (32, 1, 10_000, 1.2), (256, 64, 1_000, 1.1)]
-BACKEND_SEED = 50
-
-
-def backend_cases(quick):
-    """Run with KERAS_BACKEND set: generate against a hand-written `lax.scan`.
-
-    Both read the same 50-step seed on the same weights and run free; they
-    are called in alternation (`side_by_side`), `generate`'s argument checks
-    included. Prints one line per case: units, batch, steps, the medians and
-    quartiles in ms, and the number of calls of each.
-    """
-    cases = [(8, 1, 20, 2.0)] if quick else BACKEND_CASES
-    for units, batch, steps, _ in cases:
-        layer = make_layer("sine", units)
-        seed = make_seed("sine", batch, BACKEND_SEED)
-        scan = jax_scan(layer)
-        np.testing.assert_allclose(
-            np.asarray(layer.generate(seed, steps)), scan(seed, steps), atol=1e-4
-        )
-        calls = {
-            "generate": lambda g=layer.generate, s=seed, n=steps: ready(g(s, n)),
-            "scan": lambda f=scan, s=seed, n=steps: f(s, n),
-        }
-        rounds = 5 if quick else max(20, min(200, int(2e4 / (units * steps))))
-        times = side_by_side_times(calls, budget_s=0.5 if quick else 20, rounds=rounds)
-        quartiles = {
-            name: np.percentile(np.asarray(t) * 1e3, [25, 50, 75])
-            for name, t in times.items()
-        }
-        values = [f"{q:.4f}" for name in calls for q in quartiles[name]]
-        print(units, batch, steps, *values, len(times["generate"]))
-
-
-def ready(outputs):
-    """`outputs` once computed: JAX dispatches asynchronously, TensorFlow not."""
-    wait = getattr(outputs, "block_until_ready", None)
-    return outputs if wait is None else wait()
-
-
-def side_by_side_times(calls, budget_s, rounds):
-    """Each call's times, in alternation: at least `rounds`, within `budget_s`."""
-    for call in calls.values():
-        call()
-    times = {name: [] for name in calls}
-    spent, done = 0.0, 0
-    while done < rounds or (spent < budget_s and done < 4 * rounds):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            elapsed = time.perf_counter() - start
-            times[name].append(elapsed)
-            spent += elapsed
-        done += 1
-    return times
-
-
-def bench_backends(quick):
-    """JAX and TensorFlow generate against a jitted JAX scan, same weights."""
-    if jax is None:
-        print("JAX is not installed (`pip install -e '.[bench]'`): no JAX section.\n")
-        return
-    rows = []
-    for backend in ("jax", "tensorflow"):
-        env = dict(os.environ, KERAS_BACKEND=backend)
-        command = [sys.executable, __file__, "--backend-cases"]
-        result = subprocess.run(
-            command + (["--quick"] if quick else []),
-            capture_output=True, text=True, check=True, env=env,
-        )  # fmt: skip
-        targets = {case[:3]: case[3] for case in BACKEND_CASES}
-        for line in result.stdout.strip().splitlines():
-            units, batch, steps, *q, calls = line.split()
-            key = (int(units), int(batch), int(steps))
-            ours, theirs = [float(x) for x in q[:3]], [float(x) for x in q[3:]]
-            ratio = ours[1] / theirs[1]
-            target = targets.get(key)
-            rows.append(
-                [
-                    backend,
-                    f"LSTMCell({units}), batch {batch}, {int(steps):,} steps",
-                    f"{ours[1]:.3f} ({ours[0]:.3f}–{ours[2]:.3f})",
-                    f"{theirs[1]:.3f} ({theirs[0]:.3f}–{theirs[2]:.3f})",
-                    f"{ratio:.2f}",
-                    "–" if target is None else met(ratio, target),
-                    calls,
-                ]
-            )
-    header = [
-        "backend",
-        "case (50-step seed)",
-        "generate, ms: median (quartiles)",
-        "JAX lax.scan, ms",
-        "ratio",
-        "target",
-        "calls each",
-    ]
-    print_table(header, rows)
-    rows = []
-    for backend in ("jax", "tensorflow"):
-        env = dict(os.environ, KERAS_BACKEND=backend)
-        for repeat in range(1 if quick else 3):
-            result = subprocess.run(
-                [sys.executable, __file__, "--first-call"],
-                capture_output=True, text=True, check=True, env=env,
-            )  # fmt: skip
-            build, call = (float(x) for x in result.stdout.split())
-            rows.append([backend, f"{repeat + 1}", f"{build:.2f}", f"{call:.2f}"])
-    header = ["backend", "fresh process", "layer built (s)", "first generate (s)"]
-    print_table(header, rows)
-
-
-# (units, batch, steps) of the torch section: the eager loop's cost per step.
-TORCH_CASES = [(32, 1, 100), (32, 1, 1_000), (256, 64, 100)]
-
-
-def torch_cases(quick):
-    """Run with KERAS_BACKEND set: `generate`'s time per call, by case.
-
-    Prints one line per case: units, batch, steps, the median and quartiles
-    of a call in ms, and the number of calls.
-    """
-    for units, batch, steps in [(8, 1, 10)] if quick else TORCH_CASES:
-        layer = make_layer("sine", units)
-        seed = make_seed("sine", batch, BACKEND_SEED)
-        call = lambda g=layer.generate, s=seed, n=steps: ready(g(s, n))  # noqa: E731
-        times = side_by_side_times({"generate": call}, 0.2 if quick else 3, 5)
-        q = np.percentile(np.asarray(times["generate"]) * 1e3, [25, 50, 75])
-        print(units, batch, steps, *(f"{x:.4f}" for x in q), len(times["generate"]))
-
-
-def bench_torch(quick):
-    """torch's eager loop against TensorFlow's and JAX's compiled loops.
-
-    Each backend runs in a process of its own; the processes take turns,
-    round after round, so that the backends share the machine's load alike.
-    """
-    if importlib.util.find_spec("torch") is None:  # not imported here: slow
-        print("torch is not installed (`pip install -e '.[torch]'`): no section.\n")
-        return
-    # The quick run (a smoke test) starts torch's process only.
-    backends = ["tensorflow"] + (["jax"] if jax else []) + ["torch"]
-    backends = ["torch"] if quick else backends
-    rows = []
-    for round_ in range(1 if quick else 3):
-        for backend in backends:
-            env = dict(os.environ, KERAS_BACKEND=backend)
-            result = subprocess.run(
-                [sys.executable, __file__, "--torch-cases"]
-                + (["--quick"] if quick else []),
-                capture_output=True, text=True, check=True, env=env,
-            )  # fmt: skip
-            for line in result.stdout.strip().splitlines():
-                units, batch, steps, *q, calls = line.split()
-                low, median, high = (float(x) for x in q)
-                rows.append(
-                    [
-                        f"{round_ + 1}",
-                        backend,
-                        f"LSTMCell({units}), batch {batch}, {int(steps):,} steps",
-                        f"{median:.2f} ({low:.2f}–{high:.2f})",
-                        f"{1e3 * median / int(steps):.1f}",
-                        calls,
-                    ]
-                )
-    header = [
-        "round",
-        "backend",
-        "case (50-step seed)",
-        "generate, ms: median (quartiles)",
-        "us per step",
-        "calls",
-    ]
-    print_table(header, rows)
-
-
-def first_call():
-    """Run in a fresh process: seconds of the first call, by part."""
-    start = time.perf_counter()
-    layer = make_layer("sine", 32)
-    built = time.perf_counter()
-    layer.generate(make_seed("sine", 1), 100)
-    print(f"{built - start} {time.perf_counter() - built}")
-
-
-def bench_first_call(quick):
-    rows = []
-    for repeat in range(1 if quick else 3):
-        result = subprocess.run(
-            [sys.executable, __file__, "--first-call"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        build, call = (float(x) for x in result.stdout.split())
-        rows.append([f"{repeat + 1}", f"{build:.2f}", f"{call:.2f}"])
-    header = ["fresh process", "layer built (s)", "first generate, 100 steps (s)"]
-    print_table(header, rows)
 
 
 FULL = [
@@ -1002,61 +479,19 @@ FULL = [
 QUICK = [("sine", 8, 1, 10, None), ("chars", 8, 2, 10, "random")]
 
 
+TITLE = "generate: per-step cost of free running"
 # The sections of the report, in order: name -> (title, function).
 SECTIONS = {
     "methods": ("Steady state, all methods", bench_methods),
     "warm-up": ("Warm-up over the seed (compiled with the loop)", bench_warm_up),
-    "per-call": ("The cost of one call", bench_per_call),
-    "first-call": ("The first call of a fresh process", bench_first_call),
     "covariates": ("Covariates", bench_covariates),
     "paths": ("Sample paths", bench_paths),
     "lags": ("Lags: (1,) against (1, 48, 336)", bench_lags),
-    "tracing": ("Tracing and compiling: first call, then new lengths", bench_tracing),
-    "backends": ("JAX and TensorFlow against a jitted JAX scan", bench_backends),
-    "torch": ("torch's eager loop against the compiled loops", bench_torch),
-    "memory": (
-        "Long generation: peak memory (sine, LSTMCell(32), batch 1)",
-        bench_memory,
-    ),
 }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny configuration")
-    parser.add_argument("--peak-memory", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--first-call", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--backend-cases", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--torch-cases", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        choices=list(SECTIONS),
-        help="run only these sections, in this order (default: all)",
-    )
-    args = parser.parse_args()
-    if args.peak_memory:
-        peak_memory(args.peak_memory)
-        return
-    if args.first_call:
-        first_call()
-        return
-    if args.backend_cases:
-        backend_cases(args.quick)
-        return
-    if args.torch_cases:
-        torch_cases(args.quick)
-        return
-    print("# generate: per-step cost of free running\n")
-    environment()
-    for name in args.only or SECTIONS:
-        title, bench = SECTIONS[name]
-        print(f"## {title}\n")
-        if name == "methods":
-            print(SKIPPED + "\n")
-            bench(QUICK if args.quick else FULL, args.quick)
-        else:
-            bench(args.quick)
+    common.main(__doc__.splitlines()[0], TITLE, SECTIONS)
 
 
 if __name__ == "__main__":

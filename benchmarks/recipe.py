@@ -30,83 +30,49 @@ over `--seeds` training seeds (`--variant-seeds` for the variants), with
 the spread (min-max) in brackets. The variants after the recipe change one
 thing each, to show what it does.
 
-    python benchmarks/recipe.py           # both series, 3 seeds, a few minutes
-    python benchmarks/recipe.py --quick   # airpassengers, 1 seed, tiny budget
+    python -m benchmarks.recipe           # both series, 3 seeds, a few minutes
+    python -m benchmarks.recipe --quick   # airpassengers, 1 seed, tiny budget
 """
 
 import argparse
-import dataclasses
 import itertools
-import os
 import sys
 import time
 import warnings
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import pandas as pd
+import pmdarima
+import scoringrules
+from pmdarima.datasets import load_airpassengers, load_wineind
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pmdarima  # noqa: E402
-import scipy.stats  # noqa: E402
-import scoringrules  # noqa: E402
-from pmdarima.datasets import load_airpassengers, load_wineind  # noqa: E402
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from generate import environment, print_table  # noqa: E402
-
-from selffeed_keras import SelfFeedingRNN  # noqa: E402
+from benchmarks import common
+from selffeed_keras import SelfFeedingRNN
 
 NUM_SAMPLES = 100
 
 
-@dataclasses.dataclass
-class Series:
-    """A monthly series and its rolling origins."""
+def monthly(name, values, start):
+    """A monthly series from `start`: origins every 6 months over the last 3 years.
 
-    name: str
-    values: np.ndarray  # float64 (time,)
-    months: np.ndarray  # month of year, 0-11, per step
-    positive: bool
-    context: int = 24
-    horizon: int = 12
-
-    @property
-    def origins(self):
-        n = len(self.values)
-        return list(range(n - 36, n - self.horizon + 1, 6))
-
-    def actuals(self):
-        return np.stack([self.values[o : o + self.horizon] for o in self.origins])
+    Each origin forecasts 12 months from a context of 24 (two seasons).
+    """
+    n, horizon = len(values), 12
+    index = pd.date_range(start, periods=n, freq="MS")
+    origins = list(range(n - 36, n - horizon + 1, 6))
+    return common.Series(
+        name, values, index, "M", 12, 24, horizon, origins, positive=True
+    )
 
 
 def wineind():
-    values = load_wineind().astype("float64")
-    return Series("wineind", values, np.arange(len(values)) % 12, positive=True)
+    return monthly("wineind", load_wineind().astype("float64"), "1980-01")
 
 
 def airpassengers():
-    values = load_airpassengers().astype("float64")
-    return Series("airpassengers", values, np.arange(len(values)) % 12, True)
-
-
-def calendar(months):
-    """Month of year as a sine and a cosine, float32 (time, 2)."""
-    angle = 2 * np.pi * np.asarray(months) / 12
-    return np.stack([np.sin(angle), np.cos(angle)], axis=-1).astype("float32")
-
-
-def score(series, paths):
-    """CRPS, MAPE (%) of the median, coverage80 of `(origins, samples, steps)`."""
-    actual = series.actuals()
-    crps = np.mean(scoringrules.crps_ensemble(actual, paths, m_axis=1))
-    median = np.median(paths, axis=1)
-    mape = 100 * np.mean(np.abs(median - actual) / np.abs(actual))
-    low, high = np.quantile(paths, [0.1, 0.9], axis=1)
-    coverage = np.mean((actual >= low) & (actual <= high))
-    return float(crps), float(mape), float(coverage)
+    return monthly("airpassengers", load_airpassengers().astype("float64"), "1949-01")
 
 
 # ------------------------------------------------------------------ the recipe
@@ -182,40 +148,9 @@ def fit_recipe(
     return layer, kept
 
 
-def held_back_noise_scale(distribution, params, actual, coverage=0.8):
-    """The `noise_scale` that widens one-step intervals to cover held-back values.
-
-    `params` are the one-step parameters that the network, called
-    teacher-forced on data it did not train on, gives for `actual`, shape
-    `actual.shape + (num_parameters,)`. Each value needs its central
-    `coverage` interval widened by `|y - centre| / half-width` to fall
-    inside (for a log-normal, in logarithms); the `coverage` quantile of
-    those factors widens just enough for that share of the values.
-
-    Returns:
-        `(noise_scale, share)`: the factor, and the share of `actual` inside
-        the intervals before widening.
-    """
-    params = np.asarray(params, "float64")
-    actual = np.asarray(actual, "float64")
-    tail = 0.5 + coverage / 2
-    if distribution == "student_t":
-        df, loc, scale = np.moveaxis(params, -1, 0)
-        half_width = scale * scipy.stats.t.ppf(tail, df)
-    elif distribution in ("normal", "log_normal"):
-        loc, scale = np.moveaxis(params, -1, 0)
-        half_width = scale * scipy.stats.norm.ppf(tail)
-        if distribution == "log_normal":
-            actual = np.log(actual)
-    else:
-        raise ValueError(f"No noise scale for distribution={distribution!r}.")
-    widening = np.abs(actual - loc) / half_width
-    return float(np.quantile(widening, coverage)), float(np.mean(widening <= 1))
-
-
 def recipe_paths(series, distribution, seed, noise_scale=False, **options):
     """Sample paths of the recipe's model at every origin, and its fit time."""
-    covariates = calendar(series.months)
+    covariates = series.covariates()
     end = series.origins[0]
     start = time.perf_counter()
     layer, kept = fit_recipe(
@@ -234,7 +169,9 @@ def recipe_paths(series, distribution, seed, noise_scale=False, **options):
             series.values[end - c - h : end], covariates[end - c - h : end], c + h
         )
         params = np.asarray(layer(inputs, covariates=known))[0, -h:, 0]
-        factor, _ = held_back_noise_scale(distribution, params, targets[0, -h:, 0])
+        factor, _ = common.held_back_noise_scale(
+            distribution, params, targets[0, -h:, 0]
+        )
     fit_s = time.perf_counter() - start
     seeds = np.stack([series.values[o - c : o, None] for o in series.origins])
     known = np.stack([covariates[o - c + 1 : o + h] for o in series.origins])
@@ -354,21 +291,14 @@ def variants(series, quick):
     return rows
 
 
-def spread(values, digits):
-    values = np.asarray(values)
-    return (
-        f"{values.mean():.{digits}f} "
-        f"[{values.min():.{digits}f}-{values.max():.{digits}f}]"
-    )
-
-
 def bench(series, seeds, quick, variant_seeds, peers):
     rows = []
     for name, method in (("auto ARIMA", auto_arima), ("auto ETS", auto_ets))[
         : 2 if peers else 0
     ]:
         paths, fit_s, form = method(series, np.random.default_rng(0))
-        crps, mape, coverage = score(series, paths)
+        s = common.score(series, paths)
+        crps, mape, coverage = s["CRPS"], s["MAPE"], s["coverage80"]
         rows.append(
             [f"{name} {form}", f"{crps:.4g}", f"{mape:.2f}", f"{coverage:.2f}"]
             + ["-", f"{fit_s:.1f}", "-"]
@@ -380,14 +310,16 @@ def bench(series, seeds, quick, variant_seeds, peers):
         results = []
         for seed in seeds if i == 0 else seeds[:variant_seeds]:
             paths, fit_s, kept = recipe_paths(series, distribution, seed, **options)
-            results.append((*score(series, paths), np.mean(paths <= 0), fit_s, kept))
+            s = common.score(series, paths)
+            scores = (s["CRPS"], s["MAPE"], s["coverage80"])
+            results.append((*scores, np.mean(paths <= 0), fit_s, kept))
         crps, mape, coverage, negative, fit_s, kept = zip(*results, strict=True)
         rows.append(
             [
                 name,
-                spread(crps, 1 if max(crps) > 100 else 2),
-                spread(mape, 2),
-                spread(coverage, 2),
+                common.spread(crps, 1 if max(crps) > 100 else 2),
+                common.spread(mape, 2),
+                common.spread(coverage, 2),
                 f"{100 * np.mean(negative):.2f}",
                 f"{np.mean(fit_s):.0f}",
                 f"{min(kept)}-{max(kept)}",
@@ -403,7 +335,7 @@ def bench(series, seeds, quick, variant_seeds, peers):
         "fit (s)",
         "epochs kept",
     ]
-    print_table(header, rows)
+    common.print_table(header, rows)
 
 
 def main():
@@ -420,7 +352,7 @@ def main():
     args = parser.parse_args()
     seeds = range(1 if args.quick else args.seeds)
     print("# recipe: the how-to's recipe on series it was not tuned on\n")
-    environment()
+    common.environment()
     print(
         f"- peers: pmdarima {pmdarima.__version__}, scoringrules "
         f"{scoringrules.__version__}; {len(seeds)} training seed(s)\n"

@@ -6,29 +6,20 @@ same weights and data; their predictions must agree before timing. The first
 epoch includes tracing and compiling; then the two models take turns for
 three rounds of two epochs, and the median epoch is the steady state.
 
-    python benchmarks/training.py          # the full table, about a minute
-    python benchmarks/training.py --quick  # a tiny configuration, seconds
+    python -m benchmarks.training          # the full table, about a minute
+    python -m benchmarks.training --quick  # a tiny configuration, seconds
 """
 
 import argparse
-import os
 import statistics
-import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from generate import environment, print_table  # noqa: E402
-
-from selffeed_keras import SelfFeedingRNN  # noqa: E402
-
-VOCAB = 64
+from benchmarks.common import environment, print_table
+from benchmarks.models import VOCAB
+from selffeed_keras import SelfFeedingRNN
 
 
 def recurrent(kind, units):

@@ -10,15 +10,13 @@ the page do not date them).
 import json
 import pathlib
 import re
-import sys
 
 import matplotlib
 
+from examples import figures
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import figures  # noqa: E402
 
 PAGE = figures.ROOT / "docs" / "benchmarks.md"
 HORIZONS = (100, 1_000, 10_000)

@@ -4,15 +4,11 @@ docs/how-to/covariates.md shows its sections; `make figures` runs it and
 writes docs/figures/covariates_forecast.png; tests/test_figures.py runs it too.
 """
 
-import pathlib
-import sys
-
 import matplotlib
 
-matplotlib.use("Agg")
+from examples import figures
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import figures  # noqa: E402
+matplotlib.use("Agg")
 
 
 def main(figure_path=figures.FIGURES / "covariates_forecast.png", epochs=30):

@@ -4,15 +4,11 @@ docs/how-to/probabilistic.md shows its sections; `make figures` runs it and
 writes docs/figures/fan_chart.png; tests/test_figures.py runs it too.
 """
 
-import pathlib
-import sys
-
 import matplotlib
 
-matplotlib.use("Agg")
+from examples import figures
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import figures  # noqa: E402
+matplotlib.use("Agg")
 
 
 def main(figure_path=figures.FIGURES / "fan_chart.png"):

@@ -6,7 +6,7 @@ script or table changed without `make figures` fails `make test`; the slow
 tests run the scripts, so that they cannot rot.
 """
 
-import importlib.util
+import importlib
 import pathlib
 import re
 
@@ -25,10 +25,8 @@ SCRIPTS = {
 
 
 def load(script):
-    spec = importlib.util.spec_from_file_location(script[:-3], EXAMPLES / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module `examples.<script without .py>`."""
+    return importlib.import_module(f"examples.{script[:-3]}")
 
 
 figures = load("figures.py")

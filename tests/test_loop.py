@@ -83,11 +83,10 @@ def test_xla_chunks_continue_exactly_with_the_state(small_chunks):
 
 _COUNT_COMPILES = """
 import pathlib, sys
-sys.path.insert(0, sys.argv[1])
-from cells import continuous_layer, sine_seed
+from cells import continuous_layer, sine_seed  # run from tests/
 
 def compiles():
-    return len(list(pathlib.Path(sys.argv[2]).glob("*before_optimizations.txt")))
+    return len(list(pathlib.Path(sys.argv[1]).glob("*before_optimizations.txt")))
 
 layer = continuous_layer("gru_cell", jit_compile=True)
 layer.generate(sine_seed(batch=2, time=5), 3)
@@ -111,10 +110,11 @@ def test_new_steps_or_seed_length_neither_retraces_nor_recompiles(tmp_path):
     # them: count those rather than time calls, which busy cores make flaky.
     # XLA reads its flags once per process, hence the subprocess.
     result = subprocess.run(
-        [sys.executable, "-c", _COUNT_COMPILES, str(ROOT / "tests"), str(tmp_path)],
+        [sys.executable, "-c", _COUNT_COMPILES, str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=ROOT / "tests",
         env={**os.environ, "XLA_FLAGS": f"--xla_dump_to={tmp_path}"},
     )
     assert result.returncode == 0, result.stderr[-3000:]

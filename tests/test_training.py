@@ -316,8 +316,7 @@ def test_setting_a_probability_after_teacher_forced_tracing_warns():
 def test_mirrored_strategy_on_two_logical_cpus():
     script = textwrap.dedent(
         """
-        import os, sys
-        sys.path.insert(0, sys.argv[1])
+        import os
         os.environ["KERAS_BACKEND"] = "tensorflow"
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -325,7 +324,7 @@ def test_mirrored_strategy_on_two_logical_cpus():
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
         import keras, numpy as np
-        from cells import sine_seed
+        from cells import sine_seed  # run from tests/
         from selffeed_keras import SelfFeedingRNN, callbacks, schedules
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         with strategy.scope():
@@ -343,11 +342,11 @@ def test_mirrored_strategy_on_two_logical_cpus():
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script, str(ROOT / "tests")],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=ROOT,
+        cwd=ROOT / "tests",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2" in result.stdout
@@ -357,11 +356,8 @@ def test_mirrored_strategy_on_two_logical_cpus():
 
 @pytest.mark.slow
 def test_training_on_own_outputs_beats_teacher_forcing_on_exposure_bias():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import exposure_bias
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    from benchmarks import exposure_bias
+
     results = exposure_bias.compare(epochs=8, window=48, units=24, horizon=400)
     teacher = results["teacher forcing"][0]
     best = min(results["scheduled"][0], results["free running"][0])

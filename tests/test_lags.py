@@ -411,7 +411,7 @@ def test_score_of_a_distribution_reads_lags_as_the_call_does():
     continuation = 3.0 + sine_seed(batch=2, time=4, offset=0.5)
     layer.build((None, None, 1))
     scale = np.abs(seed).mean(1)  # score takes the scale from the seed
-    state = [numpy(s) for s in layer._flat_template(2)]
+    state = [numpy(s) for s in layer._spec.flat_state(2)]
     state[-1] = scale
     inputs = np.concatenate([seed, continuation[:, :-1]], 1)
     params = layer(inputs, initial_state=state)[:, 5:]

@@ -7,6 +7,7 @@ import tensorflow as tf
 from cells import sine_seed, token_layer
 
 from selffeed_keras import SelfFeedingRNN, distributions, losses
+from selffeed_keras._generate import CallKey
 
 DISTRIBUTIONS = ["normal", "log_normal", "student_t", "negative_binomial"]
 
@@ -77,7 +78,8 @@ def test_one_path_without_num_samples_and_no_retrace_for_a_new_n():
     for n in (1, 4, 9):
         assert layer.generate(y, 7, num_samples=n).shape == (3, n, 7, 1)
     # Calls without `random_seed` pass their reservation.
-    function = layer._generation.functions[("num_samples", "reservation")]
+    key = CallKey(("num_samples", "reservation"))
+    function = layer._generation.functions[key]
     assert function.experimental_get_tracing_count() == 1
 
 

@@ -17,7 +17,7 @@ so that no hypothesis is kept twice.
 
 from keras import ops
 
-from selffeed_keras import _loop, _warm_up, samplers
+from selffeed_keras import _loop, _warm_up
 
 
 def call_sampler(sampler, layer_sampler):
@@ -30,9 +30,9 @@ def call_sampler(sampler, layer_sampler):
     Returns:
         The `Sampler`, or None for the layer's own.
     """
-    sampler = samplers.get(sampler)
     if sampler is not None and layer_sampler is None:
-        kind = "beam search" if isinstance(sampler, samplers.BeamSampler) else "sampler"
+        searches = getattr(sampler, "search", None) is not None
+        kind = "search such as beam search" if searches else "sampler"
         raise ValueError(
             f"A {kind} picks token ids from logits: it needs a token model, a "
             "layer with a `sampler` and an `encoder`. This layer feeds back "
@@ -43,8 +43,8 @@ def call_sampler(sampler, layer_sampler):
 
 
 def check_num_samples(sampler, num_samples):
-    """Raises for `num_samples` with a beam search: it returns ranked beams."""
-    if num_samples is not None and isinstance(sampler, samplers.BeamSampler):
+    """Raises for `num_samples` with a search: it returns ranked sequences."""
+    if num_samples is not None and getattr(sampler, "search", None) is not None:
         raise ValueError(
             "`num_samples` draws several random paths per row; a beam search "
             "draws nothing, and returns several ranked sequences with "
@@ -54,8 +54,8 @@ def check_num_samples(sampler, num_samples):
 
 
 def check_training(sampler, feedback_in_training):
-    """Raises for a `BeamSampler` on a layer that trains on its own outputs."""
-    if feedback_in_training and isinstance(sampler, samplers.BeamSampler):
+    """Raises for a search (`BeamSampler`) on a layer that trains on its outputs."""
+    if feedback_in_training and getattr(sampler, "search", None) is not None:
         raise ValueError(
             "A `BeamSampler` searches over whole sequences in `generate`; it "
             "cannot pick the single token that training with "

@@ -286,10 +286,7 @@ def noise_scale(value, distribution):
             "needs a layer built with a `distribution`. This layer's feedback "
             f"is no distribution's draw. Received: noise_scale={value!r}."
         )
-    # Imported here: distributions imports _draws, which imports this module.
-    from selffeed_keras import distributions
-
-    if type(distribution).scale_noise is distributions.Distribution.scale_noise:
+    if not distribution.scales_noise:
         raise ValueError(
             f"`noise_scale` needs a distribution that defines `scale_noise`; "
             f"{type(distribution).__name__} does not, so its draws cannot be "

@@ -28,27 +28,52 @@ call. A symbolic caller's graph draws its stream from the generator instead
 
 import contextlib
 import copy
+import dataclasses
 import json
 import threading
 
 import keras
 from keras import ops
 
-from selffeed_keras import _beam, _loop, _step, _warm_up, samplers
+from selffeed_keras import _loop, _step, _warm_up
 
 
 def sampler_key(sampler, layer_sampler):
-    """What a call's `sampler` adds to its function's key: a tuple.
+    """What a call's `sampler` adds to its program's key.
 
-    Empty for the layer's own sampler, run as it is; for another sampler,
-    and for any `BeamSampler` (the layer's own included: it is no per-step
-    sampler), `((class, config as JSON),)`, so that equal samplers share one
-    function.
+    None for the layer's own per-step sampler, run as it is; for another
+    sampler, and for any search (the layer's own included: a search replaces
+    the step-by-step loop), `(class, config as JSON)`, so that equal
+    samplers share one program.
     """
     sampler = layer_sampler if sampler is None else sampler
-    if sampler is layer_sampler and not isinstance(sampler, samplers.BeamSampler):
-        return ()
-    return ((type(sampler), json.dumps(sampler.get_config(), sort_keys=True)),)
+    if sampler is layer_sampler and getattr(sampler, "search", None) is None:
+        return None
+    return (type(sampler), json.dumps(sampler.get_config(), sort_keys=True))
+
+
+@dataclasses.dataclass(frozen=True)
+class CallKey:
+    """What a traced generation program is made for.
+
+    Attributes:
+        options: the names of the optional arguments the program takes, in
+            the order of its arguments after the seed and `steps` (those of
+            `Generation.graph`, and `"reservation"` last for a call that
+            reserved a stream).
+        sampler: None for the step's own readout, else `sampler_key`'s
+            `(class, config as JSON)` of the call's sampler or search.
+    """
+
+    options: tuple = ()
+    sampler: tuple | None = None
+
+    @classmethod
+    def of(cls, options, reserve, sampler, layer_sampler):
+        """The key of a call with these `options` (a dict, None for absent)."""
+        names = tuple(name for name, value in options.items() if value is not None)
+        names += ("reservation",) * reserve
+        return cls(names, sampler_key(sampler, layer_sampler))
 
 
 class Generation:
@@ -58,30 +83,22 @@ class Generation:
     the layer: a SavedModel export would try to save the functions and fail.
 
     Args:
-        step: the `_step.Step` to run.
+        spec: the layer's `_spec.Spec`: the step to run, the state layout.
         seed_generator: the layer's `keras.random.SeedGenerator`.
-        seed_spec: `keras.KerasTensor` of the seed, `(None, None, ...)`.
-        state_specs: list of `keras.KerasTensor`, the flat state, batch
-            unknown.
-        zero_state: callable `batch_size -> flat state`, the state to start
-            from without `initial_state`; called inside the graph.
-        num_covariates: the covariates' width, or None without covariates.
         jit_compile: True, False or "auto", as the layer's argument.
         cell_name: names the cell in messages.
         variables: the layer's variables, which a backend whose programs
             take them as arguments (JAX) passes in.
     """
 
-    def __init__(
-        self, step, seed_generator, seed_spec, state_specs, zero_state,
-        num_covariates, jit_compile, cell_name, variables=(),
-    ):  # fmt: skip
-        self.step = step
+    def __init__(self, spec, seed_generator, jit_compile, cell_name, variables=()):
+        self.spec = spec
+        self.step = spec.step
         self.seed_generator = seed_generator
-        self.seed_spec = seed_spec
-        self.state_specs = state_specs
-        self.zero_state = zero_state
-        self.num_covariates = num_covariates
+        self.seed_spec = spec.seed_spec
+        self.state_specs = spec.state_specs
+        self.zero_state = spec.flat_state
+        self.num_covariates = spec.num_covariates
         self.jit_compile = jit_compile
         self.cell_name = cell_name
         self.variables = list(variables)
@@ -143,25 +160,27 @@ class Generation:
         """
         return self.programs(key, self.programs.prepare(args, reservation))
 
-    def graph_for(self, readout_key):
-        """The graph for a call's readout key (`sampler_key`).
+    def graph_for(self, key):
+        """The graph for a `CallKey`: the step's own, another sampler, a search.
 
-        The step's own, another sampler, or a beam.
+        A search (beam search) replaces the step-by-step loop: its graph is
+        the sampler's `search`, run on the same step.
         """
-        if readout_key is None:
+        if key.sampler is None:
             return self.graph
-        cls, config = readout_key
+        cls, config = key.sampler
         sampler = cls.from_config(json.loads(config))
-        if isinstance(sampler, samplers.BeamSampler):
+        if sampler.search is not None:
 
-            def beam_graph(*args, **kwargs):
+            def search_graph(*args, **kwargs):
                 kwargs.pop("num_samples", None)  # refused before: no paths
-                return _beam.graph(
-                    self.step, sampler, *args, zero_state=self.zero_state, **kwargs
+                kwargs.pop("noise_scale", None)  # refused before: no draws
+                return sampler.search(
+                    self.step, *args, zero_state=self.zero_state, **kwargs
                 )
 
-            beam_graph.sampler = sampler
-            return beam_graph
+            search_graph.sampler = sampler
+            return search_graph
         other = copy.copy(self)
         other.step = copy.copy(self.step)
         other.step.readout = _step.Tokens(sampler)

@@ -7,7 +7,7 @@ and with `scaling="mean"` the scale, the layout of `_lags.Lags`' state.
 
 from keras import ops
 
-from selffeed_keras import _inputs, _lags, _step
+from selffeed_keras import _inputs, _lags, _scaling, _spec, _step
 
 
 def history_state(layer, history, context, history_mask, context_mask):
@@ -24,12 +24,13 @@ def history_state(layer, history, context, history_mask, context_mask):
     history = _inputs.seed(history, layer.is_token_model, layer.input_dtype, "history")
     # An unbuilt layer stays unbuilt: its first call decides its covariates,
     # as it would without this state (only the encoder builds).
-    if layer.built:
-        _inputs.seed_features(history, layer._input_shape, "history")
+    spec = layer._spec
+    if spec is not None:
+        _inputs.seed_features(history, spec.input_shape, "history")
     if layer.is_token_model:
         vocab_size = getattr(layer.encoder, "input_dim", None)
-        if vocab_size is None and layer.built:
-            vocab_size = layer._vocabulary_size()
+        if vocab_size is None and spec is not None:
+            vocab_size = spec.vocabulary_size
         if vocab_size is not None:
             history = _inputs.token_ids(history, "history", vocab_size)
     history_mask = _inputs.seed_mask(history_mask, history, "history_mask", "history")
@@ -38,7 +39,6 @@ def history_state(layer, history, context, history_mask, context_mask):
         history, "history", layer.distribution, history_mask, "history_mask"
     )
     mask = _step.input_mask(layer.encoder, history, history_mask)
-    scale = None
     if context is not None:
         context, context_mask = _context(layer, context, context_mask, history)
     elif context_mask is not None:
@@ -46,21 +46,21 @@ def history_state(layer, history, context, history_mask, context_mask):
             "`context_mask` marks the real steps of `context`, so it needs a "
             "`context`. Received: context_mask with context=None."
         )
-    if layer.scaling == "mean":
-        readout = layer._readout(history.shape[-1])
-        if context is None:
-            scale = readout.series_scale(history, mask)
-        else:
-            scale = readout.series_scale(context, context_mask)
-        history = ops.cast(
-            ops.cast(history, "float32") / scale[:, None], layer.compute_dtype
-        )
-    encoded, _ = layer._encode(history, None, False)
+    scaler = _scaling.get(layer.scaling, layer.context_length)
+    if context is None:
+        scale = scaler.compute(history, mask)
+    else:
+        scale = scaler.compute(context, context_mask)
+    if scale is not None:
+        history = scaler.apply(history, scale, layer.compute_dtype)
+    encoded = history if layer.encoder is None else layer.encoder(history)
     batch_size = ops.shape(encoded)[0]
     lagged = _lags.get(layer.lags, encoded.shape[-1])
     template = lagged.template(batch_size, encoded.dtype)
     _, filled = lagged.sequence(encoded, template, mask)
-    cell_states = layer._cast_state(layer._state_template(batch_size))
+    cell_states = _spec.cast_cell_state(
+        layer.rnn, _spec.cell_state(layer.rnn, batch_size)
+    )
     return cell_states + filled + ([scale] if scale is not None else [])
 
 

@@ -11,7 +11,7 @@ both use it, depend on it and not on each other.
 
 from keras import ops, tree
 
-from selffeed_keras import _lags
+from selffeed_keras import _lags, _scaling
 
 
 def input_mask(encoder, inputs, mask):
@@ -27,8 +27,6 @@ def input_mask(encoder, inputs, mask):
 class Identity:
     """Feeds the head's output back unchanged: continuous values."""
 
-    scaled = False
-
     def feed(self, outputs, seed, scale=None):
         return outputs
 
@@ -43,8 +41,6 @@ class Identity:
 
 class Tokens:
     """Feeds back the token id that a sampler picks from the head's logits."""
-
-    scaled = False
 
     def __init__(self, sampler):
         self.sampler = sampler
@@ -65,23 +61,19 @@ class Sampled:
     """Feeds back a draw from the distribution whose parameters the head gives.
 
     The head output holds `num_features * distribution.num_parameters` raw
-    projections per row. With `scaled`, values are divided by a per-series
-    scale before the cell reads them, and the parameters are scaled back.
+    projections per row. Given a scale, the parameters are scaled back by
+    the step's scaler (`_scaling`).
 
     Args:
         distribution: a `selffeed_keras.distributions.Distribution`.
         num_features: how many features each value has.
-        scaled: whether the layer scales each series by its mean absolute
-            value.
-        minimum_scale: the scale of a series whose values are all 0 (or
-            masked), and the floor of every scale.
+        scaler: the step's `_scaling` scaler, which undoes the scale.
     """
 
-    def __init__(self, distribution, num_features, scaled, minimum_scale):
+    def __init__(self, distribution, num_features, scaler):
         self.distribution = distribution
         self.num_features = num_features
-        self.scaled = scaled
-        self.minimum_scale = minimum_scale
+        self.scaler = scaler
 
     def parameters(self, raw, scale=None):
         """Constrained (and scaled back) parameters, `(..., features, P)`."""
@@ -89,11 +81,11 @@ class Sampled:
         raw = ops.reshape(raw, (*ops.shape(raw)[:-1], *shape))
         params = self.distribution.constrain(raw)
         if scale is not None:
-            params = self.distribution.rescale(params, scale)
+            params = self.scaler.undo(self.distribution, params, scale)
         return params
 
     # A call's `noise_scale` (`generate`): the draws' spread times this
-    # factor. None draws from the parameters as they are.
+    # factor, a float32 scalar. None draws from the parameters as they are.
     noise_scale = None
 
     def feed(self, raw, seed, scale=None):
@@ -109,35 +101,6 @@ class Sampled:
     def fed_spec(self, output_size, compute_dtype):
         """The shape of one row of fed-back values, and their dtype."""
         return [self.num_features], "float32"
-
-    def series_scale(self, values, mask, given=None):
-        """Per row and feature, the mean absolute value over valid steps.
-
-        Args:
-            values: `(batch, time, features)`.
-            mask: None or boolean `(batch, time)`.
-            given: None, or `(batch, features)` scales to keep where they
-                are above 0 (a continued call's scale).
-
-        Returns:
-            `(batch, features)` float32 scales, at least `minimum_scale`.
-        """
-        values = ops.abs(ops.cast(values, "float32"))
-        if mask is None:
-            weights = ops.ones_like(values[..., :1])
-        else:
-            weights = ops.cast(mask, "float32")[..., None]
-            # Padding may hold anything, NaN included: never read it.
-            values = ops.where(mask[..., None], values, 0.0)
-        # Each value is divided by the count before the sum: a float32 sum of
-        # finite values near float32's largest would overflow to infinity.
-        count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
-        mean = ops.sum(values * (weights / count), axis=1)
-        scale = ops.maximum(mean, self.minimum_scale)
-        scale = ops.where(mean > 0, scale, ops.maximum(1.0, self.minimum_scale))
-        if given is not None:
-            scale = ops.where(given > 0, ops.cast(given, "float32"), scale)
-        return scale
 
 
 class Step:
@@ -155,13 +118,16 @@ class Step:
         compute_dtype: the dtype of the head output and of continuous values.
         history: what the step reads from further back: `_lags.NoLags()`
             (the default, `lags=(1,)`) or a `_lags.Lags`.
+        scaler: the `_scaling` scaler: `NoScaler()` (the default) or a
+            `MeanScaler`.
     """
 
     def __init__(
         self, encoder, cell, head, readout, output_size, state_template,
-        compute_dtype, history=None,
+        compute_dtype, history=None, scaler=None,
     ):  # fmt: skip
         self.history = _lags.NoLags() if history is None else history
+        self.scaler = _scaling.NoScaler() if scaler is None else scaler
         self.encoder = encoder
         self.cell = cell
         self.head = head
@@ -173,7 +139,7 @@ class Step:
     @property
     def scaled(self):
         """Whether values are divided by a per-series scale before the cell."""
-        return self.readout.scaled
+        return self.scaler.scaled
 
     @property
     def fed_spec(self):
@@ -192,7 +158,7 @@ class Step:
         mask that the cell cannot take, hence the identity.
         """
         if scale is not None:
-            value = ops.cast(ops.cast(value, "float32") / scale, self.compute_dtype)
+            value = self.scaler.apply(value, scale, self.compute_dtype)
         if self.encoder is not None:
             value = ops.copy(self.encoder(value, training=training))
         return self.join(value, covariates)
@@ -231,26 +197,24 @@ class Step:
         cut = len(flat_state) - self.history.num_states
         return flat_state[:cut], flat_state[cut:], scale
 
-    def pop_history(self, flat_state):
-        """`(flat state without the history, history)`; `(None, None)` for None."""
-        if flat_state is None:
-            return None, None
-        cell_state, history, scale = self.split_state(flat_state)
-        return cell_state + ([] if scale is None else [scale]), history
-
     def join(self, encoded, covariates):
         """Appends covariates (None for none) to encoded inputs."""
         if covariates is None:
             return encoded
         return ops.concatenate([encoded, ops.cast(covariates, encoded.dtype)], -1)
 
+    def apply_head(self, output, training=False):
+        """The head's output for the cell's `output` (any leading axes)."""
+        for head in self.head if isinstance(self.head, list) else [self.head]:
+            if head is not None:
+                output = head(output, training=training)
+        return output
+
     def advance(self, x, flat_state, training=False):
         """Steps the cell on input `x`; returns `(head output, flat state)`."""
         state = tree.pack_sequence_as(self.state_template, list(flat_state))
         output, state = self.cell(x, state, training=training)
-        for head in self.head if isinstance(self.head, list) else [self.head]:
-            if head is not None:
-                output = head(output, training=training)
+        output = self.apply_head(output, training)
         new_state = [
             ops.cast(new, old.dtype)
             for new, old in zip(tree.flatten(state), flat_state, strict=True)

@@ -64,7 +64,7 @@ def start(step, seed, mask, state):
         "history": step.history.ring(history),
     }
     if step.scaled:
-        carry["scale"] = step.readout.series_scale(seed, mask, given_scale)
+        carry["scale"] = step.scaler.compute(seed, mask, given_scale)
     return carry
 
 

@@ -1,90 +1,34 @@
 """SelfFeedingRNN: one set of weights for teacher forcing and free running."""
 
-import threading
-
 import keras
 import numpy as np
-from keras import ops, tree
+from keras import ops
 
 from selffeed_keras import (
+    _backend,
     _beam,
+    _calls,
+    _cells,
     _checks,
     _feedback,
-    _generate,
     _history_state,
     _inputs,
     _lags,
-    _loop,
     _saving,
+    _scaling,
     _score,
+    _spec,
     _step,
     distributions,
     samplers,
     schedules,
 )
 
-_CELL_HELP = (
-    "`cell` must be a Keras RNN cell (for example `keras.layers.LSTMCell(32)`), "
-    "a list of cells (stacked), or a recurrent layer (for example "
-    "`keras.layers.LSTM(32)`)"
-)
-
-
-# Held by the first calls of `generate` (any layer) while they build the layer
-# and make its generation functions, so that concurrent first calls do it once.
-_FIRST_CALL_LOCK = threading.Lock()
-
-
-# The floor of a series' scale under scaling="mean", and the scale of a series
-# of zeros is 1: a mean below this is taken as no signal, not as a unit.
-_MINIMUM_SCALE = 1e-6
-
 
 def _itemsize(dtype):
     """Bytes per element of a dtype (a name, or a TensorFlow or NumPy dtype)."""
     name = keras.backend.standardize_dtype(dtype)
     return 1 if name == "bool" else int("".join(filter(str.isdigit, name))) // 8
-
-
-def _is_cell(obj):
-    return hasattr(obj, "call") and hasattr(obj, "state_size")
-
-
-def _recurrent_layer(cell):
-    """Returns the `keras.layers.RNN` that runs `cell` over whole sequences.
-
-    A recurrent layer is used as it is when it returns sequences and state;
-    otherwise an unbuilt copy that does is made, since its config is all
-    that differs.
-    """
-    if isinstance(cell, keras.layers.RNN):
-        if cell.go_backwards or cell.stateful:
-            raise ValueError(
-                f"{_CELL_HELP}, running forwards and not stateful: generation "
-                "carries the state itself. Received: cell="
-                f"{type(cell).__name__}(go_backwards={cell.go_backwards}, "
-                f"stateful={cell.stateful})."
-            )
-        if cell.return_sequences and cell.return_state:
-            return cell
-        if cell.built:
-            raise ValueError(
-                f"{_CELL_HELP}. A built recurrent layer must be created with "
-                "`return_sequences=True, return_state=True`, or pass an unbuilt "
-                f"one. Received: cell={cell.name} (return_sequences="
-                f"{cell.return_sequences}, return_state={cell.return_state})."
-            )
-        config = {**cell.get_config(), "return_sequences": True, "return_state": True}
-        return type(cell).from_config(config)
-    if isinstance(cell, (list, tuple)):
-        if not cell or not all(_is_cell(c) for c in cell):
-            raise TypeError(f"{_CELL_HELP}. Received: cell={cell!r}.")
-        cell = keras.layers.StackedRNNCells(list(cell))
-    if not _is_cell(cell):
-        raise TypeError(
-            f"{_CELL_HELP}. Received: cell={cell!r} of type {type(cell).__name__}."
-        )
-    return keras.layers.RNN(cell, return_sequences=True, return_state=True)
 
 
 @keras.saving.register_keras_serializable(package="selffeed_keras")
@@ -300,15 +244,14 @@ class SelfFeedingRNN(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.lags = _lags.check(lags)
-        self.rnn = _recurrent_layer(cell)
+        self.rnn = _cells.recurrent_layer(cell)
         self.cell = self.rnn if isinstance(cell, keras.layers.RNN) else self.rnn.cell
         self.head = _checks.layer_or_none(head, "head", "keras.layers.Dense(1)")
         self.encoder = _checks.layer_or_none(
             encoder, "encoder", "keras.layers.Embedding(vocab_size, 32)"
         )
         self._generation = None
-        self._step = None
-        self._num_covariates = None
+        self._spec = None  # what build resolves: a `_spec.Spec`
         self.sampler = sampler
         if self.sampler is not None and self.encoder is None:
             raise ValueError(
@@ -384,8 +327,8 @@ class SelfFeedingRNN(keras.layers.Layer):
                 f"Received: sampler={value!r} on a layer with sampler={previous!r}."
             )
         self._sampler = value
-        if self.built:
-            self._step = self._make_step()
+        if self._spec is not None:
+            self._spec = self._spec.with_sampler(value)
         self._generation = None  # generate traces anew with it
 
     @property
@@ -440,65 +383,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 _inputs.rank_message("inputs", inputs_shape, self.is_token_model)
             )
         num_covariates = _inputs.covariates_shape(covariates_shape)
-        x = keras.KerasTensor(
-            inputs_shape, dtype="int32" if self.is_token_model else self.compute_dtype
-        )
-        if self.encoder is not None:
-            if not self.encoder.built:
-                self.encoder.build(inputs_shape)
-            x = self.encoder.compute_output_spec(x)
-        width = x.shape[-1] * len(self.lags) + (num_covariates or 0)
-        x_shape = tuple(x.shape[:-1]) + (width,)
-        if not self.rnn.built:
-            self.rnn.build(x_shape)
-        y = self.rnn.compute_output_spec(keras.KerasTensor(x_shape, x.dtype))[0]
-        if self.head is not None:
-            if not self.head.built:
-                self.head.build(y.shape)
-            y = self.head.compute_output_spec(y)
-        if self.distribution is not None:
-            width = inputs_shape[-1] * self.distribution.num_parameters
-            if self.projection is None:
-                self.projection = keras.layers.Dense(
-                    width, dtype=self.dtype_policy, name="projection"
-                )
-            if not self.projection.built:
-                self.projection.build(y.shape)
-            y = self.projection.compute_output_spec(y)
-        elif not self.is_token_model:
-            _checks.feedback_width(inputs_shape, y.shape)
-        else:
-            _checks.token_head_width(y.shape[-1], self.encoder)
-        self._input_shape = inputs_shape
-        self._num_covariates = num_covariates
-        self._history = _lags.get(self.lags, x.shape[-1])
-        self._output_size = y.shape[-1]
-        self._step = self._make_step()
-
-    def _readout(self, num_features):
-        """What the step makes of the head's output, for `num_features`."""
-        if self.distribution is not None:
-            return _step.Sampled(
-                self.distribution,
-                num_features,
-                scaled=self.scaling == "mean",
-                minimum_scale=_MINIMUM_SCALE,
-            )
-        if self.sampler is not None:
-            return _step.Tokens(self.sampler)
-        return _step.Identity()
-
-    def _make_step(self):
-        return _step.Step(
-            self.encoder,
-            self.rnn.cell,
-            [self.head, self.projection],
-            self._readout(self._input_shape[-1]),
-            self._output_size,
-            self._state_template(1),
-            self.compute_dtype,
-            self._history,
-        )
+        self._spec = _spec.build(self, inputs_shape, num_covariates)
 
     def get_build_config(self):
         """Returns the shapes the layer was built for, covariates included.
@@ -510,9 +395,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         if not self.built:
             return None
         covariates = None
-        if self._num_covariates is not None:
-            covariates = (None, None, self._num_covariates)
-        return {"input_shape": self._input_shape, "covariates_shape": covariates}
+        if self._spec.num_covariates is not None:
+            covariates = (None, None, self._spec.num_covariates)
+        return {"input_shape": self._spec.input_shape, "covariates_shape": covariates}
 
     def build_from_config(self, config):
         """Builds the layer from `get_build_config()`'s output.
@@ -541,35 +426,29 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> tuple(outputs.shape), [tuple(s.shape) for s in state]
             ((2, 6, 1), [(2, 4)])
         """
-        _inputs.call_inputs(inputs, self._input_shape, self.is_token_model)
+        spec = self._spec
+        step = spec.step
+        _inputs.call_inputs(inputs, spec.input_shape, spec.token_model)
         _inputs.call_mask(mask, inputs)
-        _inputs.call_covariates(covariates, inputs, self._num_covariates)
+        _inputs.call_covariates(covariates, inputs, spec.num_covariates)
+        state = history = given = None
         if initial_state is not None:
             initial_state = _inputs.call_state(
-                initial_state, self._flat_template(1), inputs.shape[0]
+                initial_state, spec.flat_state(1), inputs.shape[0]
             )
-        initial_state, history = self._step.pop_history(initial_state)
-        scale = None
-        if self._step.scaled:
-            given = None
-            if initial_state is not None:
-                initial_state, given = list(initial_state[:-1]), initial_state[-1]
-            mask = _step.input_mask(self.encoder, inputs, mask)
-            seed = slice(None, self.context_length)  # the steps that play the seed
-            scale = self._step.readout.series_scale(
-                inputs[:, seed], None if mask is None else mask[:, seed], given
-            )
-            inputs = ops.cast(
-                ops.cast(inputs, "float32") / scale[:, None], self.compute_dtype
-            )
-        x, mask = self._encode(inputs, mask, training)
+            state, history, given = step.split_state(initial_state)
+        mask = step.input_mask(inputs, mask)
+        scale = spec.scaler.from_inputs(inputs, mask, given)
+        if scale is not None:
+            inputs = spec.scaler.apply(inputs, scale, self.compute_dtype)
+        x = inputs if step.encoder is None else step.encoder(inputs, training=training)
         batch_size = ops.shape(x)[0]
         if history is None:
-            history = self._history.template(batch_size, x.dtype)
+            history = spec.history.template(batch_size, x.dtype)
         state = (
-            self._state_template(batch_size)
-            if initial_state is None
-            else self._pack_state(initial_state, batch_size)
+            spec.cell_state(batch_size)
+            if state is None
+            else spec.pack_state(state, batch_size)
         )
         if training and self._switch.feedback_in_training:
             outputs, state, history = self._run_with_feedback(
@@ -577,27 +456,23 @@ class SelfFeedingRNN(keras.layers.Layer):
             )
         else:
             self._switch.traced_teacher_forced |= bool(training)
-            x, history = self._history.sequence(x, history, mask)
-            sequence, *state = self.rnn(
-                self._step.join(x, covariates),
-                initial_state=state,
-                mask=mask,
-                training=training,
+            sequence, state, history = spec.sequence(
+                x, covariates, state, history, mask, training
             )
-            outputs = self._head(sequence, training)
-        outputs = self._step.readout.emit(
+            outputs = step.apply_head(sequence, training)
+        outputs = step.readout.emit(
             ops.cast(outputs, self.compute_dtype),
             None if scale is None else scale[:, None],
         )
         if self.return_state:
-            state = self._cast_state(state) + history
+            state = spec.cast_state(state) + history
             return outputs, state + ([scale] if scale is not None else [])
         return outputs
 
     def _run_with_feedback(self, x, covariates, state, history, mask, training, scale):
         coins = self._switch.coins(ops.shape(x)[:2], self.seed_generator)
         return _feedback.run_with_feedback(
-            self._step,
+            self._spec.step,
             self.rnn,
             self.seed_generator,
             x,
@@ -607,18 +482,11 @@ class SelfFeedingRNN(keras.layers.Layer):
             history,
             mask,
             training,
-            output_size=self._output_size,
+            output_size=self._spec.output_size,
             stop_gradient=not self.backprop_through_feedback,
             dtype=self.dtype_policy,
             scale=scale,
         )
-
-    def _cast_state(self, state):
-        template = tree.flatten(self._state_template(1))
-        return [
-            ops.cast(s, t.dtype)
-            for s, t in zip(tree.flatten(state), template, strict=True)
-        ]
 
     def set_sampling_probability(self, value):
         """Sets the probability of feeding back own outputs in training.
@@ -679,46 +547,9 @@ class SelfFeedingRNN(keras.layers.Layer):
         """
         mask = _step.input_mask(self.encoder, inputs, mask)
         if self.return_state:
-            return mask, [None] * self._num_states()
+            scaler = _scaling.get(self.scaling, self.context_length)
+            return mask, [None] * _spec.num_states(self.rnn, self.lags, scaler)
         return mask
-
-    def _encode(self, inputs, mask, training):
-        mask = _step.input_mask(self.encoder, inputs, mask)
-        if self.encoder is None:
-            return inputs, mask
-        return self.encoder(inputs, training=training), mask
-
-    def _head(self, cell_output, training=False):
-        for head in (self.head, self.projection):
-            if head is not None:
-                cell_output = head(cell_output, training=training)
-        return cell_output
-
-    # ------------------------------------------------------------------ state
-
-    def _state_template(self, batch_size):
-        return self.rnn.get_initial_state(batch_size)
-
-    def _num_states(self):
-        scales = 1 if self.scaling == "mean" else 0
-        histories = 0 if self.lags == (1,) else 1
-        return len(tree.flatten(self._state_template(1))) + histories + scales
-
-    def _flat_template(self, batch_size):
-        """The zero state as a flat list, with a scale of 0 ("from the seed").
-
-        The cell's states, then the history (with lags), then the scale.
-        """
-        template = tree.flatten(self._state_template(batch_size))
-        template += self._history.template(batch_size, self.compute_dtype)
-        if self.scaling == "mean":
-            template.append(ops.zeros((batch_size, self._input_shape[-1]), "float32"))
-        return template
-
-    def _pack_state(self, flat_state, batch_size):
-        return tree.pack_sequence_as(
-            self._state_template(batch_size), tree.flatten(flat_state)
-        )
 
     # ------------------------------------------------------------- generation
 
@@ -870,84 +701,23 @@ class SelfFeedingRNN(keras.layers.Layer):
             >>> bool(np.allclose(whole[:, 20:], rest, atol=1e-5))
             True
         """
-        _inputs.not_traced("generate")
-        sampler = _beam.call_sampler(sampler, self.sampler)
-        steps = _checks.steps(steps)
-        seed = _inputs.seed(seed, self.is_token_model, self.input_dtype)
-        covariates = _inputs.generate_covariates(
-            covariates,
-            seed,
-            steps,
-            self._num_covariates if self.built else None,
-            self.built,
-            self.compute_dtype,
-        )
-        if not self.built:
-            with _FIRST_CALL_LOCK:  # concurrent first calls build once
-                if not self.built:
-                    self.build(
-                        (None, None) + tuple(seed.shape[2:]),
-                        None
-                        if covariates is None
-                        else (None, None, covariates.shape[-1]),
-                    )
-        _inputs.seed_features(seed, self._input_shape)
-        seed_mask = _inputs.seed_mask(seed_mask, seed)
-        seed = self._checked_values(seed, seed_mask, covariates)
-        generation = self._generation_functions()
-        initial_state = _inputs.initial_state(
-            initial_state, generation.state_specs, seed.shape[0]
-        )
-        end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
-        random_seed = _checks.random_seed(random_seed)
-        _checks.boolean(return_state, "return_state")
-        noise_scale = _checks.noise_scale(noise_scale, self.distribution)
-        _beam.check_num_samples(sampler or self.sampler, num_samples)
-        deterministic = self._deterministic_feedback(sampler)
-        num_samples = _checks.num_samples(num_samples, deterministic)
-        self._check_size(max_bytes, seed, steps, num_samples, covariates)
-        symbolic = not _loop.executing_eagerly()
-        if random_seed is not None:
-            random_seed = generation.programs.random_seed(random_seed)
-        elif deterministic is None and symbolic:
-            random_seed = generation.reserve_stream()
-        # A beam draws nothing: no stream to reserve.
-        reserve = random_seed is None and deterministic is None
-        reserve = reserve and not isinstance(
-            sampler or self.sampler, samplers.BeamSampler
-        )
-
-        options = {
-            "initial_state": initial_state,
-            "covariates": covariates,
-            "seed_mask": seed_mask,
-            "end_token": end_token,
-            "random_seed": random_seed,
-            "num_samples": num_samples,
-            # 1 draws as the plain program does: no argument.
-            "noise_scale": None if noise_scale == 1.0 else noise_scale,
-        }
-        key = tuple(name for name, value in options.items() if value is not None)
-        args = [seed, steps] + [options[name] for name in key]
-        key += ("reservation",) if reserve else ()
-        key += _generate.sampler_key(sampler, self.sampler)
-        if reserve:
-            with generation.reserve() as reservation:
-                outputs, state = generation(key, args, reservation)
-        else:
-            outputs, state = generation(key, args)
-        return (outputs, state) if return_state else outputs
+        return _calls.generate(
+            self, seed, steps, covariates=covariates, initial_state=initial_state,
+            seed_mask=seed_mask, end_token=end_token, random_seed=random_seed,
+            return_state=return_state, num_samples=num_samples, sampler=sampler,
+            noise_scale=noise_scale, max_bytes=max_bytes,
+        )  # fmt: skip
 
     def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
         """Raises before a call whose outputs and state pass `max_bytes`."""
         max_bytes = _checks.max_bytes(max_bytes)
-        if max_bytes is None or not _loop.executing_eagerly():
+        if max_bytes is None or not _backend.concrete():
             return
         rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
         generation = self._generation_functions()
         sizes = generation.byte_sizes
         if sizes is None:  # fixed for the functions: computed once
-            value_shape, value_dtype = self._step.fed_spec
+            value_shape, value_dtype = self._spec.step.fed_spec
             element = int(np.prod(value_shape, dtype=np.int64))
             element *= _itemsize(value_dtype)
             state = sum(
@@ -961,43 +731,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         _inputs.generation_bytes(
             max_bytes, rows=rows, steps=steps, element_bytes=element, row_bytes=state
         )
-
-    def _vocabulary_size(self):
-        """How many token ids the encoder reads: its `input_dim`, or the head's."""
-        return getattr(self.encoder, "input_dim", None) or self._output_size
-
-    def _checked_values(self, seed, seed_mask, covariates):
-        """Raises for seed values or covariates that the loop cannot read.
-
-        Token ids out of the vocabulary, a row of padding only, NaN or
-        infinite values, values outside the distribution's support: eager
-        calls raise, naming the first bad position;
-        in a graph, token ids are asserted outside the compiled loop.
-        """
-        if self.is_token_model:
-            seed = _inputs.token_ids(seed, "seed", self._vocabulary_size())
-            if getattr(self.encoder, "mask_zero", False):
-                _inputs.padding_rows(seed, seed_mask)
-        else:
-            _inputs.finite(seed, "seed", seed_mask)
-            _inputs.in_support(seed, "seed", self.distribution, seed_mask)
-        if covariates is not None:
-            _inputs.finite(covariates, "covariates", seed_mask)
-        return seed
-
-    def _deterministic_feedback(self, sampler=None):
-        """What makes the fed-back value deterministic, or None if it is random.
-
-        `sampler` is a call's own sampler, None for the layer's.
-        """
-        sampler = self.sampler if sampler is None else sampler
-        if self.distribution is not None:
-            return None
-        if sampler is None:
-            return "continuous feedback (sampler=None, distribution=None)"
-        if isinstance(sampler, samplers.GreedySampler):
-            return f"sampler={sampler!r}"
-        return None
 
     def score(
         self,
@@ -1133,32 +866,7 @@ class SelfFeedingRNN(keras.layers.Layer):
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""
-        generation = self._generation
-        if generation is not None:
-            return generation
-        with _FIRST_CALL_LOCK:
-            if self._generation is not None:
-                return self._generation
-            seed_spec = keras.KerasTensor(
-                (None, None) + tuple(self._input_shape[2:]),
-                "int32" if self.is_token_model else self.input_dtype,
-            )
-            state_specs = [
-                keras.KerasTensor((None,) + tuple(s.shape[1:]), s.dtype)
-                for s in self._flat_template(1)
-            ]
-            self._generation = _generate.Generation(
-                self._step,
-                self.seed_generator,
-                seed_spec,
-                state_specs,
-                self._flat_template,
-                self._num_covariates,
-                self.jit_compile,
-                self.cell.name,
-                self.variables,
-            )
-            return self._generation
+        return _calls.generation(self)
 
     # --------------------------------------------------------- serialization
 

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from selffeed_keras import _checks
+from selffeed_keras import _beam, _checks
 from selffeed_keras._config import Configurable, resolve
 
 __all__ = [
@@ -41,7 +41,11 @@ class Sampler(Configurable):
     """Base class of the samplers: logits in, token ids out.
 
     Subclasses override `sample(logits, seed)`, which receives float32 logits
-    already divided by `temperature`.
+    already divided by `temperature`. A sampler whose choice the logits alone
+    decide sets the class attribute `is_random = False`: `generate` then
+    reserves no random stream for it and refuses `num_samples` (every path
+    would be the same). A sampler that searches whole sequences instead of
+    picking one token per step (beam search) overrides `search`.
 
     Args:
         temperature: float. Logits are divided by it before sampling; above 0.
@@ -55,6 +59,12 @@ class Sampler(Configurable):
         >>> np.asarray(ArgminSampler()(np.array([[0.1, 3.0, 0.2]]))).tolist()
         [0]
     """
+
+    # Whether `sample` draws at random.
+    is_random = True
+    # None for a per-step sampler; a search overrides it with a method that
+    # builds `generate`'s graph in place of the step-by-step loop.
+    search = None
 
     def __init__(self, temperature=1.0):
         self.temperature = _checks.positive_float(temperature, "temperature")
@@ -111,6 +121,8 @@ class GreedySampler(Sampler):
         >>> np.asarray(sampler(np.array([[0.1, 3.0, 0.2]]))).tolist()
         [1]
     """
+
+    is_random = False
 
     def sample(self, logits, seed):
         """Returns the index of the largest logit."""
@@ -268,9 +280,26 @@ class BeamSampler(Sampler):
         )
         self.return_all_beams = _checks.boolean(return_all_beams, "return_all_beams")
 
+    is_random = False
+
     def sample(self, logits, seed):
         """Returns the index of the largest logit: one step of a beam of one."""
         return ops.argmax(logits, axis=-1)
+
+    def search(self, step, seed, steps, **options):
+        """The beam search graph of `generate`, in place of its step loop.
+
+        Args:
+            step: the layer's one-step transition (`_step.Step`).
+            seed: `(batch, seed_time)` int32 token ids.
+            steps: scalar int32, at least 1.
+            **options: `generate`'s other arguments, as `_beam.graph` takes
+                them.
+
+        Returns:
+            `(outputs, state)`, as `_beam.graph` returns them.
+        """
+        return _beam.graph(step, self, seed, steps, **options)
 
     def get_config(self):
         """Returns the constructor arguments, for `keras.saving`."""

@@ -215,8 +215,7 @@ class Programs:
                     function = self.functions[key] = self._trace(key)
         seed, steps, *optional = args
         steps = int(steps)
-        names = [name for name in key if isinstance(name, str)]
-        options = dict(zip(names, optional, strict=True))
+        options = dict(zip(key.options, optional, strict=True))
         seed, options = _pad(seed, steps, options)
         num_samples = options.pop("num_samples", None)
         if num_samples is not None:
@@ -242,9 +241,7 @@ class Programs:
 
     def _trace(self, key):
         generation = self.generation
-        graph = generation.graph_for(
-            key[-1] if key and isinstance(key[-1], tuple) else None
-        )
+        graph = generation.graph_for(key)
         variables, generator = self._variables, self._generator
         self.traces[key] = 0
         sampler = getattr(graph, "sampler", None)

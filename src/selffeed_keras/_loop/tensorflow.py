@@ -385,15 +385,10 @@ class Programs:
         return result
 
     def _trace(self, key, jit_compile):
-        """Traces generation for `key`, the names of the optional arguments given.
-
-        A call's own sampler ends the key as `(class, config)`.
-        """
+        """Traces generation for a `_generate.CallKey`."""
         generation = self.generation
-        graph = generation.graph_for(
-            key[-1] if key and isinstance(key[-1], tuple) else None
-        )
-        key = tuple(name for name in key if isinstance(name, str))
+        graph = generation.graph_for(key)
+        key = key.options
         specs = {
             "initial_state": [_spec(s) for s in generation.state_specs],
             "covariates": tf.TensorSpec(

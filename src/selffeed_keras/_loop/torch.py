@@ -197,13 +197,9 @@ class Programs:
             with self._lock:
                 graph = self.functions.get(key)
                 if graph is None:
-                    readout_key = (
-                        key[-1] if key and isinstance(key[-1], tuple) else None
-                    )
-                    graph = self.functions[key] = self.generation.graph_for(readout_key)
+                    graph = self.functions[key] = self.generation.graph_for(key)
         seed, steps, *optional = args
-        names = [name for name in key if isinstance(name, str)]
-        options = dict(zip(names, optional, strict=True))
+        options = dict(zip(key.options, optional, strict=True))
         if "num_samples" in options:
             options["num_samples"] = int(options["num_samples"])
         with torch.no_grad():

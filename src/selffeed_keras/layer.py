@@ -3,11 +3,11 @@
 import threading
 
 import keras
-import numpy as np
 from keras import ops, tree
 
 from selffeed_keras import (
     _beam,
+    _budget,
     _checks,
     _feedback,
     _generate,
@@ -38,12 +38,6 @@ _FIRST_CALL_LOCK = threading.Lock()
 # The floor of a series' scale under scaling="mean", and the scale of a series
 # of zeros is 1: a mean below this is taken as no signal, not as a unit.
 _MINIMUM_SCALE = 1e-6
-
-
-def _itemsize(dtype):
-    """Bytes per element of a dtype (a name, or a TensorFlow or NumPy dtype)."""
-    name = keras.backend.standardize_dtype(dtype)
-    return 1 if name == "bool" else int("".join(filter(str.isdigit, name))) // 8
 
 
 def _is_cell(obj):
@@ -892,10 +886,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         _inputs.seed_features(seed, self._input_shape)
         seed_mask = _inputs.seed_mask(seed_mask, seed)
         seed = self._checked_values(seed, seed_mask, covariates)
-        generation = self._generation_functions()
-        initial_state = _inputs.initial_state(
-            initial_state, generation.state_specs, seed.shape[0]
-        )
         end_token = _checks.end_token(end_token, self.is_token_model, self._output_size)
         random_seed = _checks.random_seed(random_seed)
         _checks.boolean(return_state, "return_state")
@@ -903,7 +893,11 @@ class SelfFeedingRNN(keras.layers.Layer):
         _beam.check_num_samples(sampler or self.sampler, num_samples)
         deterministic = self._deterministic_feedback(sampler)
         num_samples = _checks.num_samples(num_samples, deterministic)
-        self._check_size(max_bytes, seed, steps, num_samples, covariates)
+        _budget.check(self, max_bytes, seed, steps, num_samples, covariates, sampler)
+        generation = self._generation_functions()
+        initial_state = _inputs.initial_state(
+            initial_state, generation.state_specs, seed.shape[0]
+        )
         symbolic = not _loop.executing_eagerly()
         if random_seed is not None:
             random_seed = generation.programs.random_seed(random_seed)
@@ -934,30 +928,6 @@ class SelfFeedingRNN(keras.layers.Layer):
         else:
             outputs, state = generation(key, args)
         return (outputs, state) if return_state else outputs
-
-    def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
-        """Raises before a call whose outputs and state pass `max_bytes`."""
-        max_bytes = _checks.max_bytes(max_bytes)
-        if max_bytes is None or not _loop.executing_eagerly():
-            return
-        rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
-        generation = self._generation_functions()
-        sizes = generation.byte_sizes
-        if sizes is None:  # fixed for the functions: computed once
-            value_shape, value_dtype = self._step.fed_spec
-            element = int(np.prod(value_shape, dtype=np.int64))
-            element *= _itemsize(value_dtype)
-            state = sum(
-                int(np.prod(s.shape[1:], dtype=np.int64)) * _itemsize(s.dtype)
-                for s in generation.state_specs
-            )
-            sizes = generation.byte_sizes = (element, state)
-        element, state = sizes
-        if covariates is not None:
-            state += int(np.prod(covariates.shape[1:])) * _itemsize(covariates.dtype)
-        _inputs.generation_bytes(
-            max_bytes, rows=rows, steps=steps, element_bytes=element, row_bytes=state
-        )
 
     def _vocabulary_size(self):
         """How many token ids the encoder reads: its `input_dim`, or the head's."""
@@ -1127,9 +1097,10 @@ class SelfFeedingRNN(keras.layers.Layer):
                 (None, None) + tuple(self._input_shape[2:]),
                 "int32" if self.is_token_model else self.input_dtype,
             )
+            # Specs from a batch of 0: a long history allocates nothing here.
             state_specs = [
                 keras.KerasTensor((None,) + tuple(s.shape[1:]), s.dtype)
-                for s in self._flat_template(1)
+                for s in self._flat_template(0)
             ]
             self._generation = _generate.Generation(
                 self._step,

@@ -62,5 +62,6 @@ cast = _impl.cast
 checked = _impl.checked
 assert_non_negative = _impl.assert_non_negative
 lgamma = _impl.lgamma
+scatter_update_owned = _impl.scatter_update_owned
 uniform = _impl.uniform
 normal = _impl.normal

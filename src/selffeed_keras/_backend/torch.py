@@ -45,6 +45,14 @@ def assert_non_negative(value, message):
     return value
 
 
+def scatter_update_owned(tensor, indices, updates):
+    if torch.is_grad_enabled():
+        return keras.ops.scatter_update(tensor, indices, updates)
+    index = tuple(torch.as_tensor(indices, dtype=torch.int64).T)
+    tensor[index] = torch.as_tensor(updates, dtype=tensor.dtype)
+    return tensor
+
+
 def lgamma(x):
     return torch.lgamma(torch.as_tensor(x, dtype=torch.float32))
 

@@ -43,7 +43,7 @@ from selffeed_keras import _backend, _checks, _loop, samplers
 _COPIES = {
     "tensorflow": {"outputs": 4, "history": 2, "index": 12},
     "jax": {"outputs": 2, "history": 1, "index": 2},
-    "torch": {"outputs": 4, "history": 4, "index": 32},
+    "torch": {"outputs": 5, "history": 4, "index": 32},
 }
 # Copies of a row's state: the carry before and after a step.
 _STATE_COPIES = 2

@@ -194,7 +194,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             `generate` keeps it in its compiled loop and each sample path or
             beam reads its own. In training on own outputs, lag `l` reads
             whatever was fed at its step, as that step's coin chose.
-            Defaults to `(1,)`: no history.
+            Each lag at most 2**31 - 1 (the history is read through int32
+            indices). Defaults to `(1,)`: no history.
         **kwargs: base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -809,12 +810,17 @@ class SelfFeedingRNN(keras.layers.Layer):
                 probabilistic how-to). Each value but 1 (the draws as they
                 are) traces a function of its own, as a sampler does.
             max_bytes: optional int, or None for no limit: the most memory,
-                in bytes, that the call may take for its outputs (three
-                copies: the loop's buffers, their gathering and the final
-                layout) and each row's state and covariates, estimated
-                before anything runs. Defaults to 4 GiB (`2**32`). A call
+                in bytes, that the call may take, estimated before it
+                allocates anything (state, history or outputs) for the
+                loop's rows (`batch`, `batch * num_samples` paths or `batch
+                * num_beams` beams): the outputs (the copies that the
+                loop's buffers, their gathering and the final layout hold
+                at once), each row's state, lag history (with its copies
+                and the indices that order it) and covariates, and one
+                step's head outputs. Defaults to 4 GiB (`2**32`). A call
                 past it raises: draw many paths in batches instead (see the
-                probabilistic how-to). Checked in eager calls only.
+                probabilistic how-to). Checked in eager calls only; the
+                limits how-to gives the estimate's measured accuracy.
 
         Returns:
             `(batch, steps, features)` values for continuous models (float32
@@ -840,7 +846,8 @@ class SelfFeedingRNN(keras.layers.Layer):
                 vocabulary, a token seed row of padding only (under
                 `mask_zero=True`), a NaN or infinity in the seed or
                 covariates (outside masked seed steps), a call past
-                `max_bytes`, a seed of the wrong rank or feature size, a
+                `max_bytes` (or whose rows times `max(lags)` pass 2**31 - 1),
+                a seed of the wrong rank or feature size, a
                 `seed_mask` of the wrong shape or with an empty row, an
                 `end_token` without a sampler or out of range, a
                 `noise_scale` not above 0 or without a distribution that

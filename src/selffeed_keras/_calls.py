@@ -10,7 +10,15 @@ program of the call (`_generate.CallKey`) and reserves its random stream.
 import dataclasses
 import threading
 
-from selffeed_keras import _backend, _beam, _checks, _generate, _inputs, samplers
+from selffeed_keras import (
+    _backend,
+    _beam,
+    _budget,
+    _checks,
+    _generate,
+    _inputs,
+    samplers,
+)
 
 # Held by the first calls of `generate` and `score` (any layer) while they
 # build the layer and make its generation functions, so that concurrent
@@ -126,7 +134,7 @@ def generate(
         layer, seed, steps, covariates=covariates, seed_mask=seed_mask,
         initial_state=initial_state, where="generate",
     )  # fmt: skip
-    spec, generation_ = call.spec, generation(layer)
+    spec = call.spec
     end_token = _checks.end_token(end_token, spec.token_model, spec.output_size)
     random_seed = _checks.random_seed(random_seed)
     _checks.boolean(return_state, "return_state")
@@ -135,7 +143,8 @@ def generate(
     _beam.check_num_samples(used, num_samples)
     deterministic = deterministic_feedback(layer.distribution, used)
     num_samples = _checks.num_samples(num_samples, deterministic)
-    layer._check_size(max_bytes, call.seed, steps, num_samples, call.covariates)
+    _budget.check(spec, max_bytes, call.seed, steps, num_samples, call.covariates, used)
+    generation_ = generation(layer)
     if random_seed is not None:
         random_seed = generation_.programs.random_seed(random_seed)
     elif deterministic is None and not _backend.concrete():

@@ -102,8 +102,6 @@ class Generation:
         self.jit_compile = jit_compile
         self.cell_name = cell_name
         self.variables = list(variables)
-        # (bytes of one element, of one row's state), for `max_bytes`.
-        self.byte_sizes = None
         self.programs = _loop.Programs(self)
         self._reserve_lock = threading.Lock()
         self._in_flight = 0  # eager calls with a reservation, running

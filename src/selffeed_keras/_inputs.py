@@ -546,31 +546,3 @@ def padding_rows(seed, seed_mask):
             f"no step to continue from. Received: rows {empty.tolist()} of "
             "`seed` with only padding (or only masked steps)."
         )
-
-
-def generation_bytes(limit, *, rows, steps, element_bytes, row_bytes):
-    """Raises `ValueError` when a call would need more than `limit` bytes.
-
-    The estimate, in eager calls only: the outputs three times over (the
-    loop's buffers, the copy that gathers them, the copy that puts the
-    batch first), and each row's repeated state and covariates.
-
-    Args:
-        limit: the most bytes allowed, or None for no limit.
-        rows: `batch * num_samples`, or the batch.
-        steps: the `steps` tensor.
-        element_bytes: bytes of one generated element of one row.
-        row_bytes: bytes that each row holds besides its outputs.
-    """
-    if limit is None or not _backend.concrete(steps):
-        return
-    steps = int(steps)
-    needed = rows * (3 * steps * element_bytes + row_bytes)
-    if needed > limit:
-        raise ValueError(
-            f"This call would need about {needed / 2**30:.1f} GiB: {rows} rows "
-            f"(batch times `num_samples`) of {steps} `steps`, past `max_bytes`="
-            f"{limit} ({limit / 2**30:.1f} GiB). Draw the paths in batches of "
-            "fewer rows or steps (with `initial_state` and `return_state` to "
-            "continue), or pass a larger `max_bytes` (None for no limit)."
-        )

@@ -25,6 +25,12 @@ import numbers
 
 from keras import ops
 
+from selffeed_keras import _backend
+
+# The longest lag: the history's positions and indices are int32. A call's
+# rows times `max(lags)` must stay within it too (`_budget.check`).
+MAX_LAG = 2**31 - 1
+
 
 def check(lags):
     """Returns `lags` as a tuple of ints, or raises.
@@ -51,6 +57,12 @@ def check(lags):
     lags = tuple(int(lag) for lag in lags)
     if not lags or min(lags) < 1:
         raise ValueError(f"{help_}. Received: lags={lags!r}.")
+    if max(lags) > MAX_LAG:
+        raise ValueError(
+            f"{help_}, each at most {MAX_LAG} (2**31 - 1): the history is kept "
+            "as `max(lags)` elements per row and read through int32 indices. "
+            f"Received: lags={lags!r}."
+        )
     if len(set(lags)) != len(lags):
         raise ValueError(f"{help_}; a lag appears twice. Received: lags={lags!r}.")
     if 1 not in lags:
@@ -138,8 +150,10 @@ class Lags:
         them (see `read`).
         """
         (history,) = history
-        zeros = ops.zeros_like(history[:, :1])
-        slots = ops.transpose(ops.concatenate([zeros, history], 1), (1, 0, 2))
+        # Time first, then joined: a new tensor in that layout (on torch a
+        # transposed view would make every step's reshape copy it).
+        slots = ops.transpose(history, (1, 0, 2))
+        slots = ops.concatenate([ops.zeros_like(slots[:1]), slots], 0)
         batch_size = ops.shape(history)[0]
         return {"slots": slots, "position": ops.zeros((batch_size,), "int32")}
 
@@ -221,7 +235,9 @@ class Lags:
         batch_size = ops.shape(encoded)[0]
         rows = ops.arange(batch_size, dtype="int32")
         slot = position % self.size
-        slots = ops.scatter_update(
+        # In place on torch: the ring is the loop's own (made by `ring`,
+        # `repeat` or `gather`), and only this step's result is read on.
+        slots = _backend.scatter_update_owned(
             slots, ops.stack([slot, rows], axis=1), ops.cast(encoded, slots.dtype)
         )
         lags = ops.convert_to_tensor(self.lags, "int32")

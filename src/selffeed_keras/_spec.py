@@ -105,8 +105,9 @@ class Spec:
     @functools.cached_property
     def state_specs(self):
         """`keras.KerasTensor`s of the flat state, batch size unknown."""
+        # From a batch of 0: a long history allocates nothing here.
         return [
-            keras.KerasTensor((None, *s.shape[1:]), s.dtype) for s in self.flat_state(1)
+            keras.KerasTensor((None, *s.shape[1:]), s.dtype) for s in self.flat_state(0)
         ]
 
     @functools.cached_property

@@ -1,11 +1,9 @@
 """SelfFeedingRNN: one set of weights for teacher forcing and free running."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from selffeed_keras import (
-    _backend,
     _beam,
     _calls,
     _cells,
@@ -23,12 +21,6 @@ from selffeed_keras import (
     samplers,
     schedules,
 )
-
-
-def _itemsize(dtype):
-    """Bytes per element of a dtype (a name, or a TensorFlow or NumPy dtype)."""
-    name = keras.backend.standardize_dtype(dtype)
-    return 1 if name == "bool" else int("".join(filter(str.isdigit, name))) // 8
 
 
 @keras.saving.register_keras_serializable(package="selffeed_keras")
@@ -144,7 +136,8 @@ class SelfFeedingRNN(keras.layers.Layer):
             `generate` keeps it in its compiled loop and each sample path or
             beam reads its own. In training on own outputs, lag `l` reads
             whatever was fed at its step, as that step's coin chose.
-            Defaults to `(1,)`: no history.
+            Each lag at most 2**31 - 1 (the history is read through int32
+            indices). Defaults to `(1,)`: no history.
         **kwargs: base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -434,7 +427,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         state = history = given = None
         if initial_state is not None:
             initial_state = _inputs.call_state(
-                initial_state, spec.flat_state(1), inputs.shape[0]
+                initial_state, spec.state_specs, inputs.shape[0]
             )
             state, history, given = step.split_state(initial_state)
         mask = step.input_mask(inputs, mask)
@@ -647,12 +640,17 @@ class SelfFeedingRNN(keras.layers.Layer):
                 they are) runs one program, traced once: a new value
                 traces nothing.
             max_bytes: optional int, or None for no limit: the most memory,
-                in bytes, that the call may take for its outputs (three
-                copies: the loop's buffers, their gathering and the final
-                layout) and each row's state and covariates, estimated
-                before anything runs. Defaults to 4 GiB (`2**32`). A call
+                in bytes, that the call may take, estimated before it
+                allocates anything (state, history or outputs) for the
+                loop's rows (`batch`, `batch * num_samples` paths or `batch
+                * num_beams` beams): the outputs (the copies that the
+                loop's buffers, their gathering and the final layout hold
+                at once), each row's state, lag history (with its copies
+                and the indices that order it) and covariates, and one
+                step's head outputs. Defaults to 4 GiB (`2**32`). A call
                 past it raises: draw many paths in batches instead (see the
-                probabilistic how-to). Checked in eager calls only.
+                probabilistic how-to). Checked in eager calls only; the
+                limits how-to gives the estimate's measured accuracy.
 
         Returns:
             `(batch, steps, features)` values for continuous models (float32
@@ -678,7 +676,8 @@ class SelfFeedingRNN(keras.layers.Layer):
                 vocabulary, a token seed row of padding only (under
                 `mask_zero=True`), a NaN or infinity in the seed or
                 covariates (outside masked seed steps), a call past
-                `max_bytes`, a seed of the wrong rank or feature size, a
+                `max_bytes` (or whose rows times `max(lags)` pass 2**31 - 1),
+                a seed of the wrong rank or feature size, a
                 `seed_mask` of the wrong shape or with an empty row, an
                 `end_token` without a sampler or out of range, a
                 `noise_scale` not above 0 or without a distribution that
@@ -707,30 +706,6 @@ class SelfFeedingRNN(keras.layers.Layer):
             return_state=return_state, num_samples=num_samples, sampler=sampler,
             noise_scale=noise_scale, max_bytes=max_bytes,
         )  # fmt: skip
-
-    def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
-        """Raises before a call whose outputs and state pass `max_bytes`."""
-        max_bytes = _checks.max_bytes(max_bytes)
-        if max_bytes is None or not _backend.concrete():
-            return
-        rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
-        generation = self._generation_functions()
-        sizes = generation.byte_sizes
-        if sizes is None:  # fixed for the functions: computed once
-            value_shape, value_dtype = self._spec.step.fed_spec
-            element = int(np.prod(value_shape, dtype=np.int64))
-            element *= _itemsize(value_dtype)
-            state = sum(
-                int(np.prod(s.shape[1:], dtype=np.int64)) * _itemsize(s.dtype)
-                for s in generation.state_specs
-            )
-            sizes = generation.byte_sizes = (element, state)
-        element, state = sizes
-        if covariates is not None:
-            state += int(np.prod(covariates.shape[1:])) * _itemsize(covariates.dtype)
-        _inputs.generation_bytes(
-            max_bytes, rows=rows, steps=steps, element_bytes=element, row_bytes=state
-        )
 
     def score(
         self,

@@ -30,6 +30,10 @@ same few functions; this package picks one, once, from
   `value` unchanged, `check` never called.
 - `assert_non_negative(value, message)`: `value`, checked to hold no
   negative number where the values can be read (and in TensorFlow's graphs).
+- `scatter_update_owned(tensor, indices, updates)`: `keras.ops.scatter_update`
+  of a tensor that the caller owns and reads on only through the result: on
+  torch without gradients it writes in place, where Keras' op copies the
+  whole tensor.
 - `lgamma(x)`: the log of the absolute value of the gamma function.
 - `uniform(shape, key)`, `normal(shape, key)`: float32 draws of a stateless
   generator keyed by a `(2,)` int32 `key`, fast under XLA on a CPU:
@@ -66,5 +70,6 @@ cast = _impl.cast
 checked = _impl.checked
 assert_non_negative = _impl.assert_non_negative
 lgamma = _impl.lgamma
+scatter_update_owned = _impl.scatter_update_owned
 uniform = _impl.uniform
 normal = _impl.normal

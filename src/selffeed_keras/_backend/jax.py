@@ -57,6 +57,10 @@ def assert_non_negative(value, message):
     return value
 
 
+def scatter_update_owned(tensor, indices, updates):
+    return keras.ops.scatter_update(tensor, indices, updates)
+
+
 def lgamma(x):
     return jax.lax.lgamma(jnp.asarray(x, "float32"))
 

@@ -47,6 +47,10 @@ def assert_non_negative(value, message):
         return tf.identity(value)
 
 
+def scatter_update_owned(tensor, indices, updates):
+    return tf.tensor_scatter_nd_update(tensor, indices, updates)
+
+
 def lgamma(x):
     return tf.math.lgamma(x)
 

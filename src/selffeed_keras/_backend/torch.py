@@ -49,6 +49,18 @@ def assert_non_negative(value, message):
     return value
 
 
+def scatter_update_owned(tensor, indices, updates):
+    if torch.is_grad_enabled():
+        return keras.ops.scatter_update(tensor, indices, updates)
+    if not tensor.is_contiguous():
+        # An expanded view (a repeat) shares memory between rows: one copy,
+        # after which the steps write in place.
+        tensor = tensor.contiguous()
+    index = tuple(torch.as_tensor(indices, dtype=torch.int64).T)
+    tensor[index] = torch.as_tensor(updates, dtype=tensor.dtype)
+    return tensor
+
+
 def lgamma(x):
     return torch.lgamma(torch.as_tensor(x, dtype=torch.float32))
 

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops, tree
 
 from selffeed_keras import (
+    _backend,
     _beam,
     _checks,
     _feedback,
@@ -14,7 +15,6 @@ from selffeed_keras import (
     _history_state,
     _inputs,
     _lags,
-    _loop,
     _saving,
     _score,
     _step,
@@ -906,7 +906,7 @@ class SelfFeedingRNN(keras.layers.Layer):
         deterministic = self._deterministic_feedback(sampler)
         num_samples = _checks.num_samples(num_samples, deterministic)
         self._check_size(max_bytes, seed, steps, num_samples, covariates)
-        symbolic = not _loop.executing_eagerly()
+        symbolic = not _backend.concrete()
         if random_seed is not None:
             random_seed = generation.programs.random_seed(random_seed)
         elif deterministic is None and symbolic:
@@ -941,7 +941,7 @@ class SelfFeedingRNN(keras.layers.Layer):
     def _check_size(self, max_bytes, seed, steps, num_samples, covariates):
         """Raises before a call whose outputs and state pass `max_bytes`."""
         max_bytes = _checks.max_bytes(max_bytes)
-        if max_bytes is None or not _loop.executing_eagerly():
+        if max_bytes is None or not _backend.concrete():
             return
         rows = seed.shape[0] * (1 if num_samples is None else int(num_samples))
         generation = self._generation_functions()

@@ -24,20 +24,12 @@ import numpy as np
 import torch
 from keras import tree
 
-# Not used here (the loop keeps a list); kept for the common interface.
-_MAX_CHUNK = 4096
-
 # Generation reads the seed in a loop of its own, then runs free: the free
 # run's steps skip the seed's per-step selects, each an eager op here.
 SEED_IN_THE_FREE_LOOP = False
 
 # Reading and advancing a seed generator is one step for concurrent calls.
 _STREAM_LOCK = threading.Lock()
-
-
-def executing_eagerly():
-    """Always: torch runs every op as it comes."""
-    return True
 
 
 def check_time(x, expected, message):

@@ -1,4 +1,4 @@
-"""The PyTorch side of `selffeed_keras._backend`: eager, no traced checks."""
+"""The PyTorch backend's small operations: eager, no traced checks."""
 
 import keras
 import numpy as np
@@ -6,6 +6,8 @@ import torch
 
 # The dtype of a `keras.random.SeedGenerator` state on this backend.
 SEED_DTYPE = "int32"
+# The dtype of `generate`'s `random_seed` as a tensor: it holds 0 to 2**32 - 1.
+RANDOM_SEED_DTYPE = "int64"
 # Whether a random draw inside Keras' RNN loop carries the seed generator's
 # state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
 SEED_IN_LOOP_STATE = False

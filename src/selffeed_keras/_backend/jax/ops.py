@@ -1,4 +1,4 @@
-"""The JAX side of `selffeed_keras._backend`."""
+"""The JAX backend's small operations: tensors, casts, checks, draws."""
 
 import jax
 import jax._src.core as _jax_core
@@ -8,6 +8,8 @@ import numpy as np
 
 # The dtype of a `keras.random.SeedGenerator` state on this backend.
 SEED_DTYPE = "uint32"
+# The dtype of `generate`'s `random_seed` as a tensor: it holds 0 to 2**32 - 1.
+RANDOM_SEED_DTYPE = "uint32"
 # Whether a random draw inside Keras' RNN loop carries the seed generator's
 # state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
 SEED_IN_LOOP_STATE = True

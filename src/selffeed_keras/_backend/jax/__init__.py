@@ -1,0 +1,51 @@
+"""The JAX backend: every member of `_backend.protocol.Backend`."""
+
+from selffeed_keras._backend.jax.loop import (
+    SEED_IN_THE_FREE_LOOP,
+    Programs,
+    check_time,
+    fill_after,
+    function,
+    run,
+    stream,
+)
+from selffeed_keras._backend.jax.ops import (
+    RANDOM_SEED_DTYPE,
+    SEED_DTYPE,
+    SEED_IN_LOOP_STATE,
+    assert_non_negative,
+    cast,
+    checked,
+    concrete,
+    constant,
+    is_tensor,
+    lgamma,
+    normal,
+    to_numpy,
+    traced,
+    uniform,
+)
+
+__all__ = [
+    "RANDOM_SEED_DTYPE",
+    "SEED_DTYPE",
+    "SEED_IN_LOOP_STATE",
+    "SEED_IN_THE_FREE_LOOP",
+    "Programs",
+    "assert_non_negative",
+    "cast",
+    "check_time",
+    "checked",
+    "concrete",
+    "constant",
+    "fill_after",
+    "function",
+    "is_tensor",
+    "lgamma",
+    "normal",
+    "run",
+    "stream",
+    "to_numpy",
+    "traced",
+    "uniform",
+]

@@ -2,12 +2,9 @@
 
 import tensorflow as tf
 
-# The dtype of a `keras.random.SeedGenerator` state on this backend.
+# The protocol's constants: what each means is in `_backend/protocol.py`.
 SEED_DTYPE = "int64"
-# The dtype of `generate`'s `random_seed` as a tensor: it holds 0 to 2**32 - 1.
 RANDOM_SEED_DTYPE = "int64"
-# Whether a random draw inside Keras' RNN loop carries the seed generator's
-# state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
 SEED_IN_LOOP_STATE = False
 
 

@@ -46,8 +46,8 @@ class Programs(Protocol):
 
     def random_seed(self, random_seed):
         """A call's `random_seed` (a scalar of `RANDOM_SEED_DTYPE`, or a
-        Python int) as the `(2,)` seed state of `SEED_DTYPE`'s backend that
-        the call's draws start from."""
+        Python int) as the `(2,)` seed state, of `SEED_DTYPE`, that the
+        call's draws start from."""
 
     def __call__(self, key, args):
         """Runs the program for `key` (traced on its first call) on `args`

@@ -39,7 +39,9 @@ def test_lag_histories_of_paths_count_their_copies():
     # the call took several copies of it.
     with pytest.raises(ValueError, match="2000 rows .*past `max_bytes`=45000000"):
         layer.generate(sine_seed(batch=1), 10, num_samples=2000, max_bytes=45_000_000)
-    needed, rows = _budget.estimate(layer._spec, sine_seed(batch=1), 10, num_samples=2000)
+    needed, rows = _budget.estimate(
+        layer._spec, sine_seed(batch=1), 10, num_samples=2000
+    )
     assert rows == 2000
     assert needed >= 2000 * 5000 * 4  # at least the histories themselves
 

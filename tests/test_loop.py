@@ -18,7 +18,7 @@ from cells import (
     token_layer,
 )
 
-from selffeed_keras import SelfFeedingRNN, _loop
+from selffeed_keras import SelfFeedingRNN, _backend
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def small_chunks(monkeypatch):
     # on a partial chunk with an odd count, as long generations do. JAX's
     # loop runs in no chunks: one buffer for the whole call.
     if keras.backend.backend() == "tensorflow":
-        monkeypatch.setattr(_loop.tensorflow, "_MAX_CHUNK", 6)
+        monkeypatch.setattr(_backend.tensorflow.loop, "_MAX_CHUNK", 6)
 
 
 class NumpyCell(keras.layers.Layer):

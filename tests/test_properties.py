@@ -5,10 +5,11 @@ public API: a horizon near the loop's chunk boundaries against a hand-written
 loop, a padded batch against its rows alone, continued calls against one
 call, and a batch with an end token against its rows alone and a known path.
 
-The generation loop runs in chunks of at most `_loop._MAX_CHUNK` elements
-(4,096). To cross chunk boundaries with short, fast horizons, this module
-traces its layers with that constant patched to `CHUNK`; it is the only
-private name used here. One slow test crosses the real boundary.
+TensorFlow's generation loop runs in chunks of at most
+`_backend.tensorflow.loop._MAX_CHUNK` elements (4,096). To cross chunk
+boundaries with short, fast horizons, this module traces its layers with
+that constant patched to `CHUNK`; it is the only private name used here.
+One slow test crosses the real boundary.
 
 Batch sizes are fixed per test: under XLA a new batch size compiles the chunk
 again. No deadline: the first example of a test pays for tracing.
@@ -21,14 +22,15 @@ from cells import continuous_layer, reference_generate, sine_seed, token_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import selffeed_keras
-from selffeed_keras import SelfFeedingRNN
+from selffeed_keras import SelfFeedingRNN, _backend, samplers
 
 # Hypothesis draws dozens of cases per property, each generating with XLA:
 # about a minute in all, run by `make test-slow` (CI), not `make test`.
 pytestmark = pytest.mark.slow
 
-FULL_CHUNK = selffeed_keras._loop._MAX_CHUNK
+# The chunks are TensorFlow's: JAX's and torch's loops run in none.
+TENSORFLOW = keras.backend.backend() == "tensorflow"
+FULL_CHUNK = 4096
 CHUNK = 8
 BATCH = 3
 MAX_STEPS = 3 * CHUNK + 2
@@ -38,9 +40,14 @@ small = settings(deadline=None, max_examples=15, database=None)
 
 @pytest.fixture(scope="module", autouse=True)
 def small_chunks():
+    if not TENSORFLOW:
+        yield
+        return
+    loop = _backend.tensorflow.loop
+    assert loop._MAX_CHUNK == FULL_CHUNK
     with pytest.MonkeyPatch.context() as patch:
         # raising=True: if the loop no longer has this constant, say so.
-        patch.setattr(selffeed_keras._loop, "_MAX_CHUNK", CHUNK)
+        patch.setattr(loop, "_MAX_CHUNK", CHUNK)
         yield
 
 
@@ -85,7 +92,8 @@ def test_horizons_around_the_real_chunk_size_equal_the_hand_written_loop():
     # The elements here are 12 bytes, so a chunk holds FULL_CHUNK of them.
     horizon = FULL_CHUNK + 4
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(selffeed_keras._loop, "_MAX_CHUNK", FULL_CHUNK)
+        if TENSORFLOW:
+            patch.setattr(_backend.tensorflow.loop, "_MAX_CHUNK", FULL_CHUNK)
         layers = [_gru(jit_compile=False), _gru(jit_compile=True)]
         seed = sine_seed(batch=BATCH, time=5)
         for layer in layers:
@@ -216,7 +224,7 @@ def _counting_layer():
         keras.layers.SimpleRNNCell(VOCAB, activation=None),
         encoder=keras.layers.Embedding(VOCAB, VOCAB),
         head=keras.layers.Dense(VOCAB),
-        sampler=selffeed_keras.samplers.GreedySampler(),
+        sampler=samplers.GreedySampler(),
     )
     layer.build((None, None))
     identity = np.eye(VOCAB, dtype="float32")

@@ -1,6 +1,6 @@
 """Beam search: the generation graph that keeps several hypotheses per row.
 
-Built on the same `Step` and `_loop.run` as sampling, in the same two loops.
+Built on the same `Step` and `_backend.run` as sampling, in the same two loops.
 The warm-up reads the seed once per row; its state is then repeated
 `num_beams` times, row `b`'s beams at rows `b * num_beams + k`, and the
 search runs on `batch * num_beams` rows.
@@ -17,7 +17,7 @@ so that no hypothesis is kept twice.
 
 from keras import ops
 
-from selffeed_keras import _loop, _warm_up
+from selffeed_keras import _backend, _warm_up
 
 
 def call_sampler(sampler, layer_sampler):
@@ -180,7 +180,7 @@ def graph(
     stop = None
     if end_token is not None:
         stop = lambda beams: ops.all(beams["done"])  # noqa: E731
-    history, beams, count = _loop.run(
+    history, beams, count = _backend.run(
         free_run, beams, steps - 1, free_inputs, emitted=first, stop=stop,
         capacity=None if capacity is None else capacity - 1,
         jit_compile=jit_compile,
@@ -196,7 +196,7 @@ def graph(
     sequences = _trace_back(tokens, parents, count + 1, capacity, jit_compile)
     if end_token is not None:
         # Every beam finished before the horizon: the rest is end_token.
-        sequences = _loop.fill_after(sequences, count + 1, steps, end_token)
+        sequences = _backend.fill_after(sequences, count + 1, steps, end_token)
     sequences = ops.transpose(sequences, [1, 2, 0])
     # top_k left the beams sorted best first at the last step.
     scores = ops.reshape(beams["scores"], (batch_size, num_beams))
@@ -211,7 +211,7 @@ def graph(
 def _trace_back(tokens, parents, count, capacity, jit_compile):
     """Follows each final beam back through its parents.
 
-    The walk back runs in `_loop.run`'s chunks too, so that with XLA a new
+    The walk back runs in `_backend.run`'s chunks too, so that with XLA a new
     horizon reuses the compiled chunk; a plain `tf.scan` costs tens of
     microseconds per step without XLA.
 
@@ -242,7 +242,7 @@ def _trace_back(tokens, parents, count, capacity, jit_compile):
         return taken, ops.take_along_axis(step["parent"], beam, axis=1)
 
     backwards = {"token": reverse(tokens), "parent": reverse(parents)}
-    sequences, _, _ = _loop.run(
+    sequences, _, _ = _backend.run(
         back, beam, count, backwards, emitted=beam, capacity=capacity,
         jit_compile=jit_compile,
     )  # fmt: skip

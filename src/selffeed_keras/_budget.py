@@ -28,23 +28,8 @@ is refused: the history is read through int32 indices.
 import keras
 import numpy as np
 
-from selffeed_keras import _backend, _checks, _loop
+from selffeed_keras import _backend, _checks
 
-# Per backend, as measured against the growth of peak resident memory
-# (`benchmarks/memory.py`, see the limits how-to):
-# - "outputs": copies of the outputs alive at once: the loop's buffers, their
-#   gathering, the final layout (TensorFlow's chunks, torch's list of steps
-#   and their stacking take more than JAX's one buffer);
-# - "history": copies of a row's ring of `max(lags)` slots: the ring, a
-#   step's updated copy (torch and JAX update it in place), the rows'
-#   histories gathered for beams and for the returned state;
-# - "index": bytes per slot of the int32 (on torch, int64) indices that put
-#   the returned state's history in order, one per slot of every row.
-_COPIES = {
-    "tensorflow": {"outputs": 4, "history": 2, "index": 12},
-    "jax": {"outputs": 2, "history": 1, "index": 2},
-    "torch": {"outputs": 5, "history": 4, "index": 32},
-}
 # Copies of a row's state: the carry before and after a step.
 _STATE_COPIES = 2
 # Copies of one step's head outputs (logits) alive at once in a sampler or a
@@ -70,15 +55,6 @@ def _bytes(shape, dtype):
     return int(np.prod(shape, dtype=np.int64)) * itemsize(dtype)
 
 
-def _held_steps(steps):
-    """The steps the loop's buffers hold: `steps`, on JAX its power of two."""
-    if _loop.BACKEND == "jax":
-        from selffeed_keras._loop import jax as jax_loop
-
-        return jax_loop._capacity(steps)
-    return steps
-
-
 def estimate(spec, seed, steps, *, num_samples=None, covariates=None, sampler=None):
     """The bytes that a `generate` call allocates, as the module counts them.
 
@@ -98,8 +74,8 @@ def estimate(spec, seed, steps, *, num_samples=None, covariates=None, sampler=No
     # A search keeps `num_beams` rows per row; it draws no paths.
     beams = getattr(sampler, "search", None) is not None
     rows = batch * (getattr(sampler, "num_beams", 1) if beams else (num_samples or 1))
-    held = _held_steps(steps)
-    copies = _COPIES[_loop.BACKEND]
+    held = _backend.held_steps(steps)
+    copies = _backend.MEMORY_COPIES
 
     if beams:
         element = _BEAM_STEP_BYTES
@@ -137,7 +113,7 @@ def check(spec, max_bytes, seed, steps, num_samples, covariates, sampler):
         sampler: the sampler the call uses (its own or the layer's), or None.
     """
     max_bytes = _checks.max_bytes(max_bytes)
-    if not _loop.executing_eagerly() or not _backend.concrete(steps):
+    if not _backend.concrete() or not _backend.concrete(steps):
         return
     if num_samples is not None:
         if not _backend.concrete(num_samples):

@@ -197,10 +197,9 @@ def steps(value):
 def random_seed(value):
     """Returns `random_seed` as a scalar tensor, None for None, or raises.
 
-    Its dtype is the one of the backend's seed state where that holds every
-    allowed seed: int64 on TensorFlow, uint32 on JAX. torch's seed state is
-    int32, which stops at 2**31 - 1: the seed goes as int64, and the
-    program bit-casts it into the state.
+    Its dtype is the backend's `RANDOM_SEED_DTYPE`: one that holds every
+    allowed seed (the seed state's own where it can, else int64, which the
+    program bit-casts into the state).
     """
     if value is None:
         return None
@@ -208,7 +207,7 @@ def random_seed(value):
         "None, a non-negative integer up to 2**32 - 1 (what the seed state of "
         "every Keras backend holds) or a scalar integer tensor"
     )
-    dtype = "int64" if _backend.SEED_DTYPE == "int32" else _backend.SEED_DTYPE
+    dtype = _backend.RANDOM_SEED_DTYPE
     return _integer_tensor(value, "random_seed", expected, 0, SEED_MAX, dtype)
 
 

@@ -2,7 +2,7 @@
 
 `Generation` holds, for one layer configuration, the programs that generate,
 one per combination of optional arguments, each traced once by the backend's
-`_loop.Programs` (a `tf.function` with an input signature, a `jax.jit`
+`_backend.Programs` (a `tf.function` with an input signature, a `jax.jit`
 program whose arguments are the variables' values, or on torch the graph
 run eagerly). The graph here is
 `keras.ops` and knows no backend. One program runs the seed's warm-up and
@@ -20,7 +20,7 @@ starts from) for a call with one. An eager call without one passes a
 `reservation` instead, an int that `Generation.reserve` hands out on the
 host (no read or write of the variable there): the traced function reads
 the generator's state, adds one to its counter, and mixes the state with
-the reservation into the call's stream (`_loop.stream`). Concurrent calls
+the reservation into the call's stream (`_backend.stream`). Concurrent calls
 therefore never share draws; the layer's generator advances by one per
 call. A symbolic caller's graph draws its stream from the generator instead
 (`reserve_stream`).
@@ -35,7 +35,7 @@ import threading
 import keras
 from keras import ops
 
-from selffeed_keras import _loop, _step, _warm_up
+from selffeed_keras import _backend, _step, _warm_up
 
 
 def sampler_key(sampler, layer_sampler):
@@ -102,7 +102,7 @@ class Generation:
         self.jit_compile = jit_compile
         self.cell_name = cell_name
         self.variables = list(variables)
-        self.programs = _loop.Programs(self)
+        self.programs = _backend.Programs(self)
         self._reserve_lock = threading.Lock()
         self._in_flight = 0  # eager calls with a reservation, running
         self._started = 0  # reservations since none was in flight
@@ -131,7 +131,7 @@ class Generation:
         No read or write of the generator's variable here: the traced
         function reads the generator's state, adds one to its counter, and
         mixes the state it read with the reservation into the call's stream
-        (`_loop.stream`). Calls that overlap in time may read the same
+        (`_backend.stream`). Calls that overlap in time may read the same
         state; among them the reservation differs (it counts the calls
         started since none was in flight), and calls that do not overlap
         read different states. So no two calls share a stream, and a call
@@ -191,7 +191,7 @@ class Generation:
     ):  # fmt: skip
         """The generation graph: the seed, then the free run, compiled.
 
-        Where `_loop.SEED_IN_THE_FREE_LOOP` (TensorFlow), one loop: at loop
+        Where `_backend.SEED_IN_THE_FREE_LOOP` (TensorFlow), one loop: at loop
         step `t` the cell reads seed step `t` while `t` is inside the seed (a
         masked step keeps the row's carry), its own last element after, and
         column `t` of the covariates throughout; from the seed's last step
@@ -232,7 +232,7 @@ class Generation:
                 new["done"] = ops.logical_or(carry["done"], ops.equal(value, end_token))
             return value, dict(new, value=value)
 
-        if num_samples is None and _loop.SEED_IN_THE_FREE_LOOP:
+        if num_samples is None and _backend.SEED_IN_THE_FREE_LOOP:
             # The seed and the free run in one loop; the first draw is at the
             # seed's last step.
             carry = _warm_up.start(step, seed, mask, initial_state)
@@ -254,7 +254,7 @@ class Generation:
             length, first_draw = steps - 1, None
             kept = None if capacity is None else capacity - 1
         if reservation is not None:
-            random_seed = _loop.stream(generator.state, reservation)
+            random_seed = _backend.stream(generator.state, reservation)
         if random_seed is not None:
             carry["seed"] = ops.cast(random_seed, generator.state.dtype)
         else:
@@ -287,7 +287,7 @@ class Generation:
         stop = None
         if end_token is not None:
             stop = lambda carry: ops.all(carry["done"])  # noqa: E731
-        outputs, carry, count = _loop.run(
+        outputs, carry, count = _backend.run(
             one_step, carry, length, inputs, emitted=carry["value"], stop=stop,
             keep_from=first_draw, capacity=kept, jit_compile=jit_compile,
         )  # fmt: skip
@@ -296,7 +296,7 @@ class Generation:
             count = count + 1
         if end_token is not None:
             # Rows stopped early leave the tail uncomputed: fill it with end_token.
-            outputs = _loop.fill_after(outputs, count, steps, end_token)
+            outputs = _backend.fill_after(outputs, count, steps, end_token)
         outputs = _warm_up.time_major(outputs)
         if random_seed is None:
             generator.state.assign(carry["seed"])

@@ -7,7 +7,7 @@ gives the log-probability of the next element: the softmax at temperature 1
 of token models, the distribution's `log_prob` of distribution models (with
 `scaling="mean"`, the scale comes from the seed, as in `generate`).
 The pass is traced once per layer and combination of optional arguments by
-the backend's `_loop.function`: on TensorFlow with an input signature (a new
+the backend's `_backend.function`: on TensorFlow with an input signature (a new
 length or batch reuses it), on JAX as a `jax.jit` program that takes the
 weights as arguments (a new shape compiles anew); on torch it runs eagerly,
 without gradients.
@@ -19,7 +19,7 @@ import weakref
 import keras
 from keras import ops
 
-from selffeed_keras import _calls, _checks, _inputs, _loop
+from selffeed_keras import _backend, _calls, _checks, _inputs
 
 
 def values(value, seed, dtype):
@@ -145,7 +145,7 @@ def _trace(layer, has_mask, has_end_token):
 
     # The function holds the spec (the sublayers), not the layer: the layer
     # can go, and with it its entry in `_FUNCTIONS`.
-    return _loop.function(score, signature, layer.variables)
+    return _backend.function(score, signature, layer.variables)
 
 
 def _log_likelihood(spec, seed, continuation, covariates, seed_mask, end_token, state):

@@ -12,7 +12,7 @@ here too, below both users.
 
 from keras import ops, tree
 
-from selffeed_keras import _loop
+from selffeed_keras import _backend
 
 
 def time_major(x):
@@ -37,7 +37,7 @@ def covariates_time_major(covariates, seed_time, steps):
     """
     if covariates is None:
         return None
-    covariates = _loop.check_time(
+    covariates = _backend.check_time(
         covariates,
         seed_time + steps - 1,
         "`covariates` must cover every step the layer reads: "
@@ -83,7 +83,7 @@ def repeat(step, carry, repeats):
 
 
 def seed_inputs(seed, mask, covariates):
-    """The per-step inputs of the seed's steps, time first, for `_loop.run`."""
+    """The per-step inputs of the seed's steps, time first, for `_backend.run`."""
     inputs = {"given": time_major(seed)}
     if mask is not None:
         inputs["valid"] = time_major(mask)
@@ -151,7 +151,7 @@ def run(step, seed, mask, state, covariates, *, jit_compile):
     def warm_up(t, inputs_t, carry):
         return None, read(step, t, inputs_t, carry, seed_time)
 
-    _, carry, _ = _loop.run(
+    _, carry, _ = _backend.run(
         warm_up,
         start(step, seed, mask, state),
         seed_time,

@@ -1,13 +1,12 @@
-"""The PyTorch side of `selffeed_keras._backend`: eager, no traced checks."""
+"""The PyTorch backend's small operations: eager, no traced checks."""
 
 import keras
 import numpy as np
 import torch
 
-# The dtype of a `keras.random.SeedGenerator` state on this backend.
+# The protocol's constants: what each means is in `_backend/protocol.py`.
 SEED_DTYPE = "int32"
-# Whether a random draw inside Keras' RNN loop carries the seed generator's
-# state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
+RANDOM_SEED_DTYPE = "int64"  # the int32 state stops at 2**31 - 1
 SEED_IN_LOOP_STATE = False
 
 

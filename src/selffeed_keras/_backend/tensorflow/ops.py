@@ -1,11 +1,10 @@
-"""The TensorFlow side of `selffeed_keras._backend`."""
+"""The TensorFlow backend's small operations: tensors, casts, checks, draws."""
 
 import tensorflow as tf
 
-# The dtype of a `keras.random.SeedGenerator` state on this backend.
+# The protocol's constants: what each means is in `_backend/protocol.py`.
 SEED_DTYPE = "int64"
-# Whether a random draw inside Keras' RNN loop carries the seed generator's
-# state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
+RANDOM_SEED_DTYPE = "int64"
 SEED_IN_LOOP_STATE = False
 
 

@@ -169,11 +169,6 @@ def fill_after(outputs, count, total, value):
     return tf.concat([outputs, padding], 0)
 
 
-def executing_eagerly():
-    """Whether the caller runs eagerly (not inside a `tf.function`)."""
-    return tf.executing_eagerly()
-
-
 def check_time(x, expected, message):
     """`x`, once the graph has checked that its axis 1 has `expected` steps."""
     check = tf.debugging.assert_equal(tf.shape(x)[1], expected, message=message)
@@ -265,7 +260,7 @@ def stream(variable, reservation):
 
 
 @tf.autograph.experimental.do_not_convert
-def function(fn, signature, variables=()):
+def function(fn, signature, variables):
     """`fn` traced once with an input signature; it reads the `variables`.
 
     `signature` is a list of `keras.KerasTensor`s (or lists of them), batch
@@ -415,3 +410,14 @@ class Programs:
         return tf.function(
             functools.partial(generate), input_signature=signature, autograph=False
         )
+
+
+# TensorFlow's chunks keep more copies of the outputs than JAX's one buffer,
+# and a step's update copies the history's ring.
+# Measured against peak resident memory (benchmarks/memory.py): see the
+# protocol's `MEMORY_COPIES`.
+MEMORY_COPIES = {"outputs": 4, "history": 2, "index": 12}
+
+
+def held_steps(steps):
+    return steps

@@ -24,20 +24,12 @@ import numpy as np
 import torch
 from keras import tree
 
-# Not used here (the loop keeps a list); kept for the common interface.
-_MAX_CHUNK = 4096
-
 # Generation reads the seed in a loop of its own, then runs free: the free
 # run's steps skip the seed's per-step selects, each an eager op here.
 SEED_IN_THE_FREE_LOOP = False
 
 # Reading and advancing a seed generator is one step for concurrent calls.
 _STREAM_LOCK = threading.Lock()
-
-
-def executing_eagerly():
-    """Always: torch runs every op as it comes."""
-    return True
 
 
 def check_time(x, expected, message):
@@ -204,3 +196,13 @@ class Programs:
             options["num_samples"] = int(options["num_samples"])
         with torch.no_grad():
             return graph(seed, int(steps), **options, jit_compile=False)
+
+
+# A list of steps and their stacking; int64 indices order the history.
+# Measured against peak resident memory (benchmarks/memory.py): see the
+# protocol's `MEMORY_COPIES`.
+MEMORY_COPIES = {"outputs": 5, "history": 4, "index": 32}
+
+
+def held_steps(steps):
+    return steps

@@ -1,4 +1,4 @@
-"""The JAX side of `selffeed_keras._backend`."""
+"""The JAX backend's small operations: tensors, casts, checks, draws."""
 
 import jax
 import jax._src.core as _jax_core
@@ -6,10 +6,9 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-# The dtype of a `keras.random.SeedGenerator` state on this backend.
+# The protocol's constants: what each means is in `_backend/protocol.py`.
 SEED_DTYPE = "uint32"
-# Whether a random draw inside Keras' RNN loop carries the seed generator's
-# state as loop state: a variable assigned inside JAX's `lax.scan` leaks.
+RANDOM_SEED_DTYPE = "uint32"
 SEED_IN_LOOP_STATE = True
 
 

@@ -160,6 +160,7 @@ notebooks: $(VENV)/.installed-notebooks
 # change to those scripts or to the benchmarks page's tables, which
 # tests/test_figures.py would otherwise report as stale.
 figures: $(VENV)/.installed-test
+	$(BIN)/python examples/quick_start.py
 	$(BIN)/python examples/probabilistic.py
 	$(BIN)/python examples/covariates.py
 	$(BIN)/python examples/benchmark_figures.py

@@ -110,7 +110,7 @@ def forecast_comparison(text):
                 f" cov80 {row['coverage80'].split()[0]}",
                 (crps[y], y),
                 va="center",
-                fontsize=7,
+                fontsize=8,
             )
         ax.set_xlim(0, max(crps) * 1.45)
     return fig

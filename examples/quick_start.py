@@ -27,7 +27,7 @@ def main(figure_path=figures.FIGURES / "quick_start.png"):
 
     series = np.sin(0.1 * np.arange(2_000, dtype="float32"))  # a sine wave
     windows = np.lib.stride_tricks.sliding_window_view(series, 65)[..., None]
-    x, y = windows[:, :-1], windows[:, 1:]  # targets: the inputs shifted by one
+    x, y = windows[:, :-1], windows[:, 1:]  # targets: inputs shifted by one
 
     layer = SelfFeedingRNN(keras.layers.LSTM(32), head=keras.layers.Dense(1))
     model = keras.Sequential([keras.Input((None, 1)), layer])
@@ -43,7 +43,9 @@ def main(figure_path=figures.FIGURES / "quick_start.png"):
     fig, ax = plt.subplots(figsize=(7, 2.6), layout="constrained")
     ax.plot(series[:250], color="0.7", linewidth=3, label="sine wave")
     ax.plot(series[:50], color="black", label="seed")
-    ax.plot(range(50, 250), future[0, :, 0], "--", color="C0", label="generated")
+    ax.plot(
+        range(50, 250), future[0, :, 0], "--", color="C0", label="generated"
+    )
     ax.set_xlabel("step")
     fig.legend(loc="outside upper center", fontsize=8, ncol=3)
     # --8<-- [end:plot]

@@ -87,8 +87,10 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends chromium chromium-driver; fi
 
-# Builds the site and opens every page in headless Chromium: broken links,
-# missing images and clipped tables fail it (`make test-slow` runs it too).
+# Builds the site and opens every page in headless Chromium at 1366 and 390
+# px: broken links, missing images, clipped tables and code blocks, TeX left
+# as typed, figure text under 8 px, unlinked mentions of other pages and
+# pages that scroll sideways fail it (`make test-slow` runs it too).
 docs-check: $(VENV)/.installed-test chromium
 	$(call pytest,$(BIN),-m slow tests/test_site.py)
 
@@ -162,6 +164,7 @@ notebooks: $(VENV)/.installed-notebooks
 # change to those scripts or to the benchmarks page's tables, which
 # tests/test_figures.py would otherwise report as stale.
 figures: $(VENV)/.installed-test
+	$(BIN)/python -m examples.quick_start
 	$(BIN)/python -m examples.probabilistic
 	$(BIN)/python -m examples.covariates
 	$(BIN)/python -m examples.benchmark_figures

@@ -28,7 +28,7 @@ FORECAST_TABLES = {
 
 
 def table_after(text, heading):
-    """The rows of the first Markdown table after the line starting with `heading`."""
+    """The rows of the first Markdown table after the line `heading` starts."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(heading))
     rows = []
@@ -42,7 +42,7 @@ def table_after(text, heading):
 
 
 def number(cell):
-    """The first number of a cell: `1,592`, or the mean of `249.9 [240.1-260.2]`."""
+    """A cell's first number: `1,592`, or the mean of `249.9 [240.1-260.2]`."""
     return float(re.match(r"[0-9,.]+", cell)[0].replace(",", ""))
 
 
@@ -59,7 +59,9 @@ def source_digest(text):
     Sections added to the page, or tables the figures do not read, leave it
     unchanged.
     """
-    return figures.digest(__file__, data=json.dumps(tables(text), sort_keys=True))
+    return figures.digest(
+        __file__, data=json.dumps(tables(text), sort_keys=True)
+    )
 
 
 def per_step_cost(text):
@@ -91,12 +93,15 @@ def per_step_cost(text):
 
 def forecast_comparison(text):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
-    for ax, (title, heading) in zip(axes, FORECAST_TABLES.items(), strict=True):
+    for ax, (title, heading) in zip(
+        axes, FORECAST_TABLES.items(), strict=True
+    ):
         rows = table_after(text, heading)
         names = [row["method"] for row in rows]
         crps = [number(row["CRPS"]) for row in rows]
         colors = [
-            "C1" if "SelfFeedingRNN" in n or "ensembles" in n else "C0" for n in names
+            "C1" if "SelfFeedingRNN" in n or "ensembles" in n else "C0"
+            for n in names
         ]
         ax.barh(range(len(rows)), crps, color=colors)
         ax.set_yticks(range(len(rows)), [short(n) for n in names], fontsize=8)
@@ -108,14 +113,16 @@ def forecast_comparison(text):
                 f" cov80 {row['coverage80'].split()[0]}",
                 (crps[y], y),
                 va="center",
-                fontsize=7,
+                fontsize=8,
             )
         ax.set_xlim(0, max(crps) * 1.45)
     return fig
 
 
 def short(name):
-    name = name.replace("statsmodels ", "").replace(" on seasonal differences", "")
+    name = name.replace("statsmodels ", "").replace(
+        " on seasonal differences", ""
+    )
     name = re.sub(r"SelfFeedingRNN, lags \(.*?\)", "SelfFeedingRNN", name)
     name = re.sub(r", noise scale from \d+ held-back windows", "", name)
     name = re.sub(
@@ -123,7 +130,9 @@ def short(name):
         r"\2 ensembles of \1 (ours)",
         name.strip(),
     )
-    name = name.replace(" network(s)", " networks").replace(" seed(s)", " seeds")
+    name = name.replace(" network(s)", " networks").replace(
+        " seed(s)", " seeds"
+    )
     name = name.replace("GluonTS ", "").replace(" (torch)", "")
     return name.replace("its default ", "").replace("stopped by ", "")
 
@@ -133,9 +142,13 @@ def main(out_dir=figures.FIGURES):
     source = source_digest(text)
     out_dir = pathlib.Path(out_dir)
     return [
-        figures.save(per_step_cost(text), out_dir / "per_step_cost.png", source),
         figures.save(
-            forecast_comparison(text), out_dir / "forecast_comparison.png", source
+            per_step_cost(text), out_dir / "per_step_cost.png", source
+        ),
+        figures.save(
+            forecast_comparison(text),
+            out_dir / "forecast_comparison.png",
+            source,
         ),
     ]
 

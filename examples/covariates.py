@@ -1,4 +1,4 @@
-"""The covariates how-to's forecast: train with the calendar, forecast, compare.
+"""The covariates how-to's forecast: train on the calendar, forecast, compare.
 
 docs/how-to/covariates.md shows its sections; `make figures` runs it and
 writes docs/figures/covariates_forecast.png; tests/test_figures.py runs it too.
@@ -34,17 +34,23 @@ def main(figure_path=figures.FIGURES / "covariates_forecast.png", epochs=30):
     y = y.astype("float32")
 
     origin, seed_time, steps = len(hours) - 72, 48, 72  # the last three days
-    starts = np.arange(0, origin - 97, 6)  # training windows, all before the origin
+    # training windows, all before the origin
+    starts = np.arange(0, origin - 97, 6)
     y_windows = np.stack([y[s : s + 97] for s in starts])
     x_windows = np.stack([calendar[s : s + 97] for s in starts])
 
     keras.utils.set_random_seed(0)
-    layer = SelfFeedingRNN(keras.layers.GRUCell(32), head=keras.layers.Dense(1))
+    layer = SelfFeedingRNN(
+        keras.layers.GRUCell(32), head=keras.layers.Dense(1)
+    )
     y_in, x_in = keras.Input((None, 1)), keras.Input((None, 3))
     model = keras.Model([y_in, x_in], layer(y_in, covariates=x_in))
     model.compile(keras.optimizers.Adam(0.01), "mse")
     model.fit(
-        [y_windows[:, :-1], x_windows[:, 1:]],  # inputs y(t), covariates x(t + 1)
+        [
+            y_windows[:, :-1],
+            x_windows[:, 1:],
+        ],  # inputs y(t), covariates x(t + 1)
         y_windows[:, 1:],  # targets y(t + 1)
         epochs=epochs,
         verbose=0,
@@ -65,10 +71,15 @@ def main(figure_path=figures.FIGURES / "covariates_forecast.png", epochs=30):
 
     fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
     past = np.arange(-seed_time, 0)
-    ax.plot(past, y[origin - seed_time : origin, 0], color="black", label="seed")
+    ax.plot(
+        past, y[origin - seed_time : origin, 0], color="black", label="seed"
+    )
     ax.plot(np.arange(steps), actual[:, 0], "k--", linewidth=1, label="actual")
     ax.plot(
-        np.arange(steps), np.asarray(forecast)[0, :, 0], color="C1", label="forecast"
+        np.arange(steps),
+        np.asarray(forecast)[0, :, 0],
+        color="C1",
+        label="forecast",
     )
     ax.axvspan(24, steps, color="0.92", label="weekend")
     ax.set_xlabel("hours from the origin")

@@ -41,7 +41,8 @@ from selffeed_keras import SelfFeedingRNN, schedules  # noqa: E402
 def sine_windows(num_windows=64, length=24, seed=0):
     """Sine waves of random frequency and phase: `(inputs, targets)`.
 
-    Targets are the inputs shifted by one step, both `(num_windows, length, 1)`.
+    Targets are the inputs shifted by one step, both
+    `(num_windows, length, 1)`.
     """
     rng = np.random.default_rng(seed)
     frequency = rng.uniform(0.1, 0.3, size=(num_windows, 1))
@@ -82,8 +83,12 @@ def dataset_fn(inputs, targets, global_batch_size, epoch, seed=0):
     order = np.random.default_rng([seed, epoch]).permutation(len(inputs))
 
     def make(input_context):
-        batch_size = input_context.get_per_replica_batch_size(global_batch_size)
-        data = tf.data.Dataset.from_tensor_slices((inputs[order], targets[order]))
+        batch_size = input_context.get_per_replica_batch_size(
+            global_batch_size
+        )
+        data = tf.data.Dataset.from_tensor_slices(
+            (inputs[order], targets[order])
+        )
         data = data.shard(
             input_context.num_input_pipelines, input_context.input_pipeline_id
         )
@@ -98,7 +103,9 @@ def is_chief(strategy):
     """True on the worker that writes checkpoints and results: worker 0."""
     resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type in (None, "chief") or (task_type == "worker" and task_id == 0)
+    return task_type in (None, "chief") or (
+        task_type == "worker" and task_id == 0
+    )
     # --8<-- [end:chief]
 
 
@@ -163,7 +170,9 @@ def train(
     # is kept. The others write to a temporary directory, deleted after each
     # save, as TensorFlow's multi-worker guide prescribes.
     chief = is_chief(strategy)
-    write_dir = checkpoint_dir if chief else tempfile.mkdtemp(prefix="ckpt-worker-")
+    write_dir = (
+        checkpoint_dir if chief else tempfile.mkdtemp(prefix="ckpt-worker-")
+    )
     manager = tf.train.CheckpointManager(checkpoint, write_dir, max_to_keep=2)
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     if latest:
@@ -176,7 +185,9 @@ def train(
     def replica_step(inputs, targets):
         with tf.GradientTape() as tape:
             predictions = model(inputs, training=True)
-            per_window = keras.ops.mean(keras.ops.square(predictions - targets), [1, 2])
+            per_window = keras.ops.mean(
+                keras.ops.square(predictions - targets), [1, 2]
+            )
             # Averaged over the global batch: the optimizer sums the gradients
             # of all replicas.
             loss = tf.nn.compute_average_loss(
@@ -208,7 +219,9 @@ def train(
         probability = float(schedule(e))
         if isinstance(sampling_probability, schedules.Schedule):
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Layer .* was traced for teacher")
+                warnings.filterwarnings(
+                    "ignore", "Layer .* was traced for teacher"
+                )
                 layer.set_sampling_probability(probability)
             if probability > 0 and not feedback_traced:
                 train_step, feedback_traced = make_train_step(), True

@@ -1,4 +1,4 @@
-"""The probabilistic how-to's recipe: train, draw sample paths, draw the fan chart.
+"""The probabilistic how-to's recipe: train, draw paths, draw the fan chart.
 
 docs/how-to/probabilistic.md shows its sections; `make figures` runs it and
 writes docs/figures/fan_chart.png; tests/test_figures.py runs it too.
@@ -20,14 +20,20 @@ def main(figure_path=figures.FIGURES / "fan_chart.png"):
 
     rng = np.random.default_rng(0)
     t = np.arange(24 * 8)
-    demand = 500 + 200 * np.sin(2 * np.pi * t / 24) + 30 * rng.standard_normal(t.size)
+    demand = (
+        500
+        + 200 * np.sin(2 * np.pi * t / 24)
+        + 30 * rng.standard_normal(t.size)
+    )
     angle = 2 * np.pi * (t % 24) / 24  # a calendar covariate: the hour
     calendar = np.stack([np.sin(angle), np.cos(angle)], -1).astype("float32")
     context, horizon, period = 48, 24, 24
 
     def windows(values, covariates, length):
-        """((inputs y[:-1], covariates x[1:]), targets y[1:]) of every window."""
-        rows = np.concatenate([values[:, None], covariates], -1).astype("float32")
+        """((inputs y[:-1], covariates x[1:]), targets y[1:]) per window."""
+        rows = np.concatenate([values[:, None], covariates], -1).astype(
+            "float32"
+        )
         cut = np.lib.stride_tricks.sliding_window_view(rows, length, axis=0)
         cut = np.moveaxis(cut, -1, 1)  # (windows, length, 1 + covariates)
         return (cut[:, :-1, :1], cut[:, 1:, 1:]), cut[:, 1:, :1]
@@ -49,9 +55,15 @@ def main(figure_path=figures.FIGURES / "fan_chart.png"):
     inputs, known = keras.Input((None, 1)), keras.Input((None, 2))
     model = keras.Model([inputs, known], layer(inputs, covariates=known))
     model.compile(keras.optimizers.Adam(1e-3), loss=layer.distribution.loss)
-    stop = keras.callbacks.EarlyStopping(patience=30, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(
+        patience=30, restore_best_weights=True
+    )
     model.fit(
-        *train, validation_data=validation, epochs=500, callbacks=[stop], verbose=0
+        *train,
+        validation_data=validation,
+        epochs=500,
+        callbacks=[stop],
+        verbose=0,
     )
 
     seed = demand[None, -context:, None].astype("float32")

@@ -1,4 +1,4 @@
-"""The classic problem end to end: learn a sine wave, then let it run by itself.
+"""The classic problem end to end: learn a sine wave, then let it run alone.
 
 Trains an LSTM teacher-forced with `model.fit`, generates 1,000 steps from a
 50-step seed with `layer.generate`, prints the error against the true
@@ -29,7 +29,12 @@ def main(plot_path="sine_demo.png", epochs=12):
     # Windows of WINDOW + 1 steps: inputs are the first WINDOW, targets the
     # same window shifted by one step (teacher forcing).
     windows = keras.utils.timeseries_dataset_from_array(
-        series, None, sequence_length=WINDOW + 1, batch_size=64, shuffle=True, seed=0
+        series,
+        None,
+        sequence_length=WINDOW + 1,
+        batch_size=64,
+        shuffle=True,
+        seed=0,
     )
     train = windows.map(lambda w: (w[:, :-1], w[:, 1:]))
 
@@ -60,11 +65,13 @@ def main(plot_path="sine_demo.png", epochs=12):
     print(
         f"Generated {GENERATED_STEPS} steps from a {SEED_STEPS}-step seed on "
         f"Keras' {keras.backend.backend()} backend in "
-        f"{took * 1e3:.1f} ms ({took / GENERATED_STEPS * 1e6:.1f} µs per step)."
+        f"{took * 1e3:.1f} ms "
+        f"({took / GENERATED_STEPS * 1e6:.1f} µs per step)."
     )
     print(
         f"RMSE against the true continuation: {rmse:.4f} over all "
-        f"{GENERATED_STEPS} steps, {np.sqrt(np.mean(error[:, :100] ** 2)):.4f} "
+        f"{GENERATED_STEPS} steps, "
+        f"{np.sqrt(np.mean(error[:, :100] ** 2)):.4f} "
         "over the first 100 (the wave's amplitude is 1)."
     )
     write_plot(plot_path, seed[0, :, 0], future[0, :, 0], generated[0, :, 0])
@@ -83,10 +90,14 @@ def write_plot(path, seed, future, generated):
     future_t = np.arange(len(seed), len(seed) + len(future))
     ax.plot(seed_t, seed, color="black", lw=2, label="seed (50 steps)")
     ax.plot(future_t, future, color="0.6", lw=1, label="truth")
-    ax.plot(future_t, generated, color="tab:red", lw=1, ls="--", label="generated")
+    ax.plot(
+        future_t, generated, color="tab:red", lw=1, ls="--", label="generated"
+    )
     ax.set_xlabel("step")
     ax.set_title("SelfFeedingRNN.generate: 1,000 steps on its own outputs")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

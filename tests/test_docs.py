@@ -79,3 +79,27 @@ def test_the_docs_name_no_issue_and_no_file_outside_the_repository():
     for page in [ROOT / "README.md", *DOCS.rglob("*.md")]:
         for number, line in enumerate(page.read_text().splitlines(), 1):
             assert not pattern.search(line), f"{page.name}:{number}: {line}"
+
+
+def test_notebook_formulas_become_mathml_and_code_keeps_its_dollars():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "notebook_math", DOCS / "hooks" / "notebook_math.py"
+    )
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = type("Page", (), {"file": type("File", (), {"src_uri": "n.ipynb"})})
+    html = (
+        '<!-- Load mathjax --><script src=""></script>'
+        "<!-- End of mathjax configuration -->"
+        '<div class="jp-Cell jp-MarkdownCell"><p>$$x_t = \\tfrac{h_t}{48}$$ and'
+        " $y &lt; 1$, not <code>$HOME</code></p></div>"
+        '<div class="jp-Cell jp-CodeCell"><pre>echo $a $b</pre></div>'
+    )
+    out = hook.on_page_content(html, page)
+    assert 'src=""' not in out
+    assert out.count("<math") == 2 and 'display="block"' in out
+    assert "<mo>&#x0003C;</mo>" in out  # the escaped `<` read as TeX's
+    assert "<code>$HOME</code>" in out and "<pre>echo $a $b</pre>" in out
+    assert "$" not in out.replace("$HOME", "").replace("$a $b", "")

@@ -17,6 +17,7 @@ EXAMPLES = ROOT / "examples"
 FIGURES = ROOT / "docs" / "figures"
 # figure -> the script that draws it
 SCRIPTS = {
+    "quick_start.png": "quick_start.py",
     "fan_chart.png": "probabilistic.py",
     "covariates_forecast.png": "covariates.py",
     "per_step_cost.png": "benchmark_figures.py",
@@ -78,6 +79,13 @@ def test_benchmark_figures_read_the_page(tmp_path):
     for path in written:
         assert path.stat().st_size > 10_000
         assert figures.read_digest(path) == expected_digest("benchmark_figures.py")
+
+
+@pytest.mark.slow
+def test_quick_start_script_runs(tmp_path):
+    path = load("quick_start.py").main(tmp_path / "quick_start.png")
+    assert path.stat().st_size > 10_000
+    assert figures.read_digest(path) == expected_digest("quick_start.py")
 
 
 @pytest.mark.slow

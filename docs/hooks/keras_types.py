@@ -44,8 +44,9 @@ def split_type(description):
     match = _LEADING_TYPE.match(description)
     if match:
         kind = " ".join(match["type"].split())
-        if len(kind) <= _MAX_TYPE_LENGTH and _TYPE_WORDS.match(kind):
-            rest = match["rest"].strip()
+        rest = match["rest"].strip()
+        # A whole description that reads as a type stays the description.
+        if rest and len(kind) <= _MAX_TYPE_LENGTH and _TYPE_WORDS.match(kind):
             return kind.replace("`", ""), rest[:1].upper() + rest[1:]
     match = _LEADING_OBJECT.match(description) or _LEADING_OPTIONAL.match(description)
     if match:
@@ -71,6 +72,11 @@ class KerasTypes(griffe.Extension):
                 if section.kind in _SECTIONS:
                     for item in section.value:
                         self._fill(item)
+                elif section.kind is griffe.DocstringSectionKind.returns:
+                    for item in section.value:
+                        # "float32 `(batch,)`: ..." is shown as code already.
+                        if isinstance(item.annotation, str):
+                            item.annotation = item.annotation.replace("`", "")
         for member in obj.members.values():
             if not member.is_alias:
                 self._visit(member, seen)

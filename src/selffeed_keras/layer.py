@@ -68,7 +68,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             likely sequences.
         return_state: bool. If True, `call` returns `(outputs, state)` with
             the final state as a flat list of tensors. Defaults to `False`.
-        random_seed: int in [0, 2**32 - 1] (what every Keras backend's seed
+        random_seed: int in [0, `2**32 - 1`] (what every Keras backend's seed
             state holds), or None. Seeds the layer's `SeedGenerator`, the
             source of randomness for sampling; its state is saved with the
             layer. Defaults to None (random).
@@ -581,7 +581,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             seed: `(batch, seed_time, features)` values for continuous models,
                 `(batch, seed_time)` integer ids for token models; at least one
                 step.
-            steps: int or scalar integer tensor, from 1 to 2**31 - 1: how
+            steps: int or scalar integer tensor, from 1 to `2**31 - 1`: how
                 many elements to generate after the seed.
             covariates: for a layer built with covariates, floats of shape
                 `(batch, seed_time + steps - 1, num_covariates)`: column `t`
@@ -603,7 +603,7 @@ class SelfFeedingRNN(keras.layers.Layer):
             end_token: optional int, for token models: a row that emits it
                 stops, its later positions hold `end_token`, and the loop
                 exits once every row has stopped.
-            random_seed: optional int in [0, 2**32 - 1] or scalar integer
+            random_seed: optional int in [0, `2**32 - 1`] or scalar integer
                 tensor. The call draws from its own stream, started from this
                 seed, so that the same seed, arguments and weights give the
                 same tokens, also in concurrent calls; the layer's seed
@@ -613,7 +613,7 @@ class SelfFeedingRNN(keras.layers.Layer):
                 concurrent calls never share draws.
             return_state: bool. If True, also return the state that produced
                 the last element, ready for `initial_state`.
-            num_samples: optional int from 1 to 2**31 - 1, or scalar integer
+            num_samples: optional int from 1 to `2**31 - 1`, or scalar integer
                 tensor, for a layer whose feedback is random (a
                 `distribution`, or a random sampler): how many sample paths
                 per row. The seed is
@@ -671,8 +671,8 @@ class SelfFeedingRNN(keras.layers.Layer):
         the argument.
 
         Raises:
-            ValueError: for a `steps` or `num_samples` outside [1, 2**31 - 1],
-                a `random_seed` outside [0, 2**32 - 1], token ids outside the
+            ValueError: for a `steps` or `num_samples` outside [1, `2**31 - 1`],
+                a `random_seed` outside [0, `2**32 - 1`], token ids outside the
                 vocabulary, a token seed row of padding only (under
                 `mask_zero=True`), a NaN or infinity in the seed or
                 covariates (outside masked seed steps), a call past

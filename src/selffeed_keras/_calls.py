@@ -51,7 +51,9 @@ def prepare(layer, seed, steps, *, covariates, seed_mask, initial_state, where):
         seed: the seed from `read_seed`.
         steps: how many elements the call reads or writes after the seed (a
             tensor or int); covariates must cover `seed_time + steps - 1`.
-        covariates, seed_mask, initial_state: the call's arguments.
+        covariates: the call's `covariates`, or None.
+        seed_mask: the call's `seed_mask`, or None.
+        initial_state: the call's `initial_state`, or None.
         where: the method's name, for messages.
 
     Returns:

@@ -14,11 +14,14 @@ import keras
 
 NAME = keras.backend.backend()
 if NAME == "tensorflow":
-    from selffeed_keras._backend import tensorflow as _impl
+    from selffeed_keras._backend.tensorflow import loop as _loop
+    from selffeed_keras._backend.tensorflow import ops as _ops
 elif NAME == "jax":
-    from selffeed_keras._backend import jax as _impl
+    from selffeed_keras._backend.jax import loop as _loop
+    from selffeed_keras._backend.jax import ops as _ops
 elif NAME == "torch":
-    from selffeed_keras._backend import torch as _impl
+    from selffeed_keras._backend.torch import loop as _loop
+    from selffeed_keras._backend.torch import ops as _ops
 else:
     raise ValueError(
         "selffeed_keras runs on the Keras backends tensorflow, jax and torch. "
@@ -28,28 +31,28 @@ else:
     )
 
 # ops.py
-SEED_DTYPE = _impl.SEED_DTYPE
-RANDOM_SEED_DTYPE = _impl.RANDOM_SEED_DTYPE
-SEED_IN_LOOP_STATE = _impl.SEED_IN_LOOP_STATE
-is_tensor = _impl.is_tensor
-concrete = _impl.concrete
-traced = _impl.traced
-constant = _impl.constant
-cast = _impl.cast
-to_numpy = _impl.to_numpy
-checked = _impl.checked
-assert_non_negative = _impl.assert_non_negative
-lgamma = _impl.lgamma
-scatter_update_owned = _impl.scatter_update_owned
-uniform = _impl.uniform
-normal = _impl.normal
+SEED_DTYPE = _ops.SEED_DTYPE
+RANDOM_SEED_DTYPE = _ops.RANDOM_SEED_DTYPE
+SEED_IN_LOOP_STATE = _ops.SEED_IN_LOOP_STATE
+is_tensor = _ops.is_tensor
+concrete = _ops.concrete
+traced = _ops.traced
+constant = _ops.constant
+cast = _ops.cast
+to_numpy = _ops.to_numpy
+checked = _ops.checked
+assert_non_negative = _ops.assert_non_negative
+lgamma = _ops.lgamma
+scatter_update_owned = _ops.scatter_update_owned
+uniform = _ops.uniform
+normal = _ops.normal
 # loop.py
-SEED_IN_THE_FREE_LOOP = _impl.SEED_IN_THE_FREE_LOOP
-Programs = _impl.Programs
-run = _impl.run
-fill_after = _impl.fill_after
-check_time = _impl.check_time
-stream = _impl.stream
-function = _impl.function
-MEMORY_COPIES = _impl.MEMORY_COPIES
-held_steps = _impl.held_steps
+SEED_IN_THE_FREE_LOOP = _loop.SEED_IN_THE_FREE_LOOP
+Programs = _loop.Programs
+run = _loop.run
+fill_after = _loop.fill_after
+check_time = _loop.check_time
+stream = _loop.stream
+function = _loop.function
+MEMORY_COPIES = _loop.MEMORY_COPIES
+held_steps = _loop.held_steps

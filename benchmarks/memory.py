@@ -9,9 +9,9 @@ estimate is the one `max_bytes` is checked against; the ratio is estimate /
 growth, which `max_bytes` needs at 1 or above (the estimate covers the
 call) and which should stay at most 3.
 
-    python benchmarks/memory.py                      # all backends, a few minutes
-    python benchmarks/memory.py --backends torch     # one backend
-    python benchmarks/memory.py --cases beam paths   # some calls
+    python -m benchmarks.memory                      # all backends, minutes
+    python -m benchmarks.memory --backends torch     # one backend
+    python -m benchmarks.memory --cases beam paths   # some calls
 
 Linux only (it reads /proc/self/status).
 """
@@ -112,8 +112,8 @@ def measure(name):
     run(**warm_up)
     seed_now = seed(call["batch"])
     needed, _ = _budget.estimate(
-        layer, seed_now, call["steps"], num_samples=call.get("num_samples"),
-        sampler=sampler,
+        layer._spec, seed_now, call["steps"], num_samples=call.get("num_samples"),
+        sampler=sampler or layer.sampler,
     )  # fmt: skip
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # resets VmHWM to the current resident memory
@@ -139,7 +139,7 @@ def main():
         for name in args.cases:
             env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
             done = subprocess.run(
-                [sys.executable, __file__, "--one", name],
+                [sys.executable, "-m", "benchmarks.memory", "--one", name],
                 env=env, capture_output=True, text=True, check=False,
             )  # fmt: skip
             if done.returncode:

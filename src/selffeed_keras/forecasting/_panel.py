@@ -220,10 +220,11 @@ class Panel:
         series, cut as the layer reads them: `inputs` are its values but the
         last, the targets its values but the first, and `covariates` those
         of the steps being predicted (the window's covariates but the
-        first). Windows end anywhere from the series' second value on, so
-        the targets of every window hold at least one real value, and
-        series shorter than a window are padded on the left: padded steps
-        are zeros, `False` in the `mask`, and weigh 0 in the sample weights.
+        first). A window ends anywhere from the series' value `horizon + 1`
+        on, so that its context holds at least one real value (as a
+        forecast's seed must), and the part of a window before the series'
+        start is padding, on the left: zeros, `False` in the `mask`, and a
+        sample weight of 0. So series shorter than a window train too.
 
         Each epoch draws `steps_per_epoch` batches of `batch_size` windows,
         uniformly among every window of the panel (a series weighs its
@@ -237,10 +238,9 @@ class Panel:
         `subset="validation"`, whose windows end at each series' end and
         weigh those `horizon` targets only (one window per series). `"both"`
         returns the two; `None` trains on every value (to train once more
-        after early stopping). A series needs 2 values for a window, `horizon
-        + 2` for a training window beside its validation targets and
-        `horizon + 1` for a validation window; shorter ones are left out of
-        that subset.
+        after early stopping). A series needs `horizon + 1` values for a
+        window, and `2 * horizon + 1` for a training window beside its
+        validation targets; shorter ones are left out of that subset.
 
         Feed the batches to a functional model whose inputs are named as
         the batch's keys (`Windows.model_inputs()` makes them): `layer(
@@ -415,14 +415,15 @@ class Windows(keras.utils.PyDataset):
             self._rows, self._ends = rows, lengths[rows]
             self.num_windows = len(rows)
         else:
-            # A window ends at `end` (exclusive) from 2 to the end of the
-            # training part: its last target is real.
+            # A window ends at `end` (exclusive) from `horizon + 1` to the
+            # end of the training part: its context holds a real value.
             last = lengths - (horizon if subset == "training" else 0)
-            self._counts = np.maximum(last - 1, 0)
+            self._counts = np.maximum(last - horizon, 0)
             self._cumulative = np.cumsum(self._counts)
             self.num_windows = int(self._cumulative[-1])
         if self.num_windows == 0:
-            need = {None: 2, "training": horizon + 2, "validation": horizon + 1}
+            need = {None: horizon + 1, "validation": horizon + 1}
+            need["training"] = 2 * horizon + 1
             raise ValueError(
                 f"No series of the panel holds a window for subset={subset!r}: "
                 f"a series needs at least {need[subset]} values with "
@@ -463,11 +464,16 @@ class Windows(keras.utils.PyDataset):
         rng = np.random.default_rng([self.seed, 0, self.epoch, index])
         draws = rng.integers(0, self.num_windows, self.batch_size)
         # The draw-th window of the panel: of the series whose windows
-        # cover it, the one that ends at `end` (exclusive), from 2 on.
+        # cover it, the one that ends at `end` (exclusive), from
+        # `horizon + 1` on.
         rows = np.searchsorted(self._cumulative, draws, side="right")
         first = self._cumulative[rows] - self._counts[rows]
         return self.panel._cut(
-            rows, draws - first + 2, self._length, self.history_length, weigh_from=1
+            rows,
+            draws - first + self.horizon + 1,
+            self._length,
+            self.history_length,
+            weigh_from=1,
         )
 
     def on_epoch_end(self):

@@ -67,7 +67,8 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 # average of 4, back to back: 140 s without, 214 s with).
 TORCH_TESTS := src tests/test_torch_generate.py tests/test_generate_jax_torch.py \
 	tests/test_backends.py tests/test_backend_protocol.py tests/test_noise_scale.py \
-	tests/test_lags.py tests/test_covariates.py tests/test_inputs.py
+	tests/test_lags.py tests/test_covariates.py tests/test_inputs.py \
+	tests/test_forecasting.py
 
 test-torch: export KERAS_BACKEND := torch
 test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch

@@ -6,12 +6,14 @@ weights. `samplers` turn logits into the next token for token models;
 `distributions` turn a head's output into a forecast distribution, trained
 with `losses.NegativeLogLikelihood`; `schedules` and
 `callbacks.ScheduledSampling` train on the model's own outputs (scheduled
-sampling, free-running training).
+sampling, free-running training); `forecasting` holds panels of many series
+and the training windows cut from them.
 """
 
 from selffeed_keras import (
     callbacks,
     distributions,
+    forecasting,
     losses,
     samplers,
     schedules,
@@ -24,6 +26,7 @@ __all__ = [
     "__version__",
     "callbacks",
     "distributions",
+    "forecasting",
     "losses",
     "samplers",
     "schedules",

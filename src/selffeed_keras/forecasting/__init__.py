@@ -1,0 +1,13 @@
+"""Forecasting with `SelfFeedingRNN`: panels of many series and their windows.
+
+`Panel` holds many series of different lengths, with known-ahead
+covariates and static features per series; `Panel.windows` samples a
+bounded number of training windows per epoch across the series, padded and
+masked where a series is shorter than a window, with a validation split
+taken from the end of each series. Built on the layer's public methods
+only.
+"""
+
+from selffeed_keras.forecasting._panel import Panel, Windows
+
+__all__ = ["Panel", "Windows"]

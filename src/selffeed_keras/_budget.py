@@ -25,8 +25,10 @@ Whatever `max_bytes`, a call whose rows times `max(lags)` passes 2**31 - 1
 is refused: the history is read through int32 indices.
 """
 
+import functools
+import math
+
 import keras
-import numpy as np
 
 from selffeed_keras import _backend, _checks
 
@@ -44,6 +46,7 @@ _BEAM_STEP_BYTES = 3 * 4
 _MAX_HISTORY_SLOTS = 2**31 - 1
 
 
+@functools.lru_cache(maxsize=64)
 def itemsize(dtype):
     """Bytes per element of a dtype (a name, or a TensorFlow or NumPy dtype)."""
     name = keras.backend.standardize_dtype(dtype)
@@ -52,7 +55,30 @@ def itemsize(dtype):
 
 def _bytes(shape, dtype):
     """Bytes of a tensor of `shape` (ints) and `dtype`."""
-    return int(np.prod(shape, dtype=np.int64)) * itemsize(dtype)
+    return math.prod(int(size) for size in shape) * itemsize(dtype)
+
+
+# Per spec, computed once: every `generate` call checks its budget, and the
+# dtype arithmetic below costs tens of microseconds.
+@functools.lru_cache(maxsize=64)
+def _row_bytes(spec, beams):
+    """`(bytes of one output element, a row's bytes besides its outputs)`."""
+    step, copies = spec.step, _backend.MEMORY_COPIES
+    if beams:
+        element = _BEAM_STEP_BYTES
+    else:
+        value_shape, value_dtype = step.fed_spec
+        element = _bytes(value_shape, value_dtype)
+    # The cell's states and the scale (the history is counted apart).
+    state = sum(_bytes(s.shape[1:], s.dtype) for s in spec.state_specs)
+    fixed = 0
+    history = step.history
+    if history.num_states:
+        state -= _bytes((history.size - 1, history.width), step.compute_dtype)
+        slot = copies["history"] * _bytes((history.width,), step.compute_dtype)
+        fixed += history.size * (slot + copies["index"])
+    fixed += _STATE_COPIES * state + _SCRATCH_COPIES * step.output_size * 4
+    return element, fixed
 
 
 def estimate(spec, seed, steps, *, num_samples=None, covariates=None, sampler=None):
@@ -69,29 +95,13 @@ def estimate(spec, seed, steps, *, num_samples=None, covariates=None, sampler=No
     Returns:
         `(needed, rows)`: the estimate in bytes, and the loop's rows.
     """
-    step = spec.step
     batch = int(seed.shape[0])
     # A search keeps `num_beams` rows per row; it draws no paths.
     beams = getattr(sampler, "search", None) is not None
     rows = batch * (getattr(sampler, "num_beams", 1) if beams else (num_samples or 1))
-    held = _backend.held_steps(steps)
-    copies = _backend.MEMORY_COPIES
-
-    if beams:
-        element = _BEAM_STEP_BYTES
-    else:
-        value_shape, value_dtype = step.fed_spec
-        element = _bytes(value_shape, value_dtype)
-    per_row = copies["outputs"] * held * element
-    # The cell's states and the scale (the history is counted apart).
-    specs = spec.state_specs
-    state = sum(_bytes(s.shape[1:], s.dtype) for s in specs)
-    history = step.history
-    if history.num_states:
-        state -= _bytes((history.size - 1, history.width), step.compute_dtype)
-        slot = copies["history"] * _bytes((history.width,), step.compute_dtype)
-        per_row += history.size * (slot + copies["index"])
-    per_row += _STATE_COPIES * state + _SCRATCH_COPIES * step.output_size * 4
+    element, fixed = _row_bytes(spec, beams)
+    per_row = _backend.MEMORY_COPIES["outputs"] * _backend.held_steps(steps) * element
+    per_row += fixed
     if covariates is not None:
         per_row += 2 * _bytes(covariates.shape[1:], covariates.dtype)
     needed = rows * per_row + 2 * _bytes(seed.shape, seed.dtype)

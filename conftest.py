@@ -11,12 +11,11 @@ import pytest  # noqa: E402
 
 import selffeed_keras  # noqa: E402
 
-# The per-backend modules import their backend's package at the top, and an
+# The per-backend folders import their backend's package at the top, and an
 # environment may lack the others' (the unit extra installs neither jax nor
-# torch): pytest collects the doctests of the running backend's modules only.
+# torch): pytest collects the doctests of the running backend's folder only.
 collect_ignore = [
-    f"src/selffeed_keras/{package}/{name}.py"
-    for package in ("_backend", "_loop")
+    f"src/selffeed_keras/_backend/{name}"
     for name in ("tensorflow", "jax", "torch")
     if name != keras.backend.backend()
 ]

@@ -68,7 +68,7 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 TORCH_TESTS := src tests/test_torch_generate.py tests/test_generate_jax_torch.py \
 	tests/test_backends.py tests/test_backend_protocol.py tests/test_noise_scale.py \
 	tests/test_lags.py tests/test_covariates.py tests/test_inputs.py \
-	tests/test_forecasting.py
+	tests/test_forecasting.py tests/test_budget.py
 
 test-torch: export KERAS_BACKEND := torch
 test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch

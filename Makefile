@@ -59,7 +59,9 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 # against score, random streams, a file saved on TensorFlow; what differs
 # between backends (imports without TensorFlow, fit and reload); lags and
 # covariates in calls, generate, score, history_state, fit and .keras files
-# (test_lags, test_covariates); the doctests. The other files test
+# (test_lags, test_covariates); the values a call reads (test_inputs), the
+# memory estimate (test_budget), the forecasting windows (test_forecasting),
+# the backend protocol; the doctests. The other files test
 # TensorFlow's and JAX's loops. On a 2-core AMD EPYC at a load average of 1:
 # torch 2.13.0 and its dependencies install in 29 s (a fresh venv), and
 # these tests took 50 s in one process before test_lags and test_covariates

@@ -8,6 +8,7 @@ taken from the end of each series. Built on the layer's public methods
 only.
 """
 
-from selffeed_keras.forecasting._panel import Panel, Windows
+from selffeed_keras.forecasting._panel import Panel
+from selffeed_keras.forecasting._windows import Windows
 
 __all__ = ["Panel", "Windows"]

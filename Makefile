@@ -70,7 +70,7 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 TORCH_TESTS := src tests/test_torch_generate.py tests/test_generate_jax_torch.py \
 	tests/test_backends.py tests/test_backend_protocol.py tests/test_noise_scale.py \
 	tests/test_lags.py tests/test_covariates.py tests/test_inputs.py \
-	tests/test_forecasting.py tests/test_budget.py
+	tests/test_forecasting.py tests/test_forecaster.py tests/test_budget.py
 
 test-torch: export KERAS_BACKEND := torch
 test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch
@@ -78,7 +78,7 @@ test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch
 
 # The tests marked slow, notebooks, figure scripts and the browser check of
 # the site included. CI runs them after `make test`.
-test-slow: $(VENV)/.installed-test chromium
+test-slow: $(VENV)/.installed-test $(AEON_WHEEL) chromium
 	$(call pytest,$(BIN),-m slow)
 
 # Headless Chromium and its WebDriver, for the browser check of the site
@@ -147,7 +147,16 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
 
-bench: $(VENV)/.installed-bench
+# M1 yearly (benchmarks/panel.py, notebook 06) is a file of aeon's wheel:
+# the wheel is downloaded here, not installed (aeon would pull numba and
+# newer pandas and NumPy than the bench extra's GluonTS takes), and read as
+# a zip. Nothing downloads data at run time.
+AEON_WHEEL := $(VENV)/wheels/aeon-1.6.0-py3-none-any.whl
+
+$(AEON_WHEEL): | $(BIN)/python
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/wheels aeon==1.6.0
+
+bench: $(VENV)/.installed-bench $(AEON_WHEEL)
 	$(BIN)/python -m benchmarks.generate
 	$(BIN)/python -m benchmarks.overhead
 	$(BIN)/python -m benchmarks.backends
@@ -155,11 +164,12 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.exposure_bias
 	$(BIN)/python -m benchmarks.forecast
 	$(BIN)/python -m benchmarks.recipe
+	$(BIN)/python -m benchmarks.panel
 	$(BIN)/python -m benchmarks.memory
 
 # Re-executes the notebooks in place, so their committed outputs are fresh.
 # capture_fd_output=False keeps TensorFlow's C++ start-up logs out of them.
-notebooks: $(VENV)/.installed-notebooks
+notebooks: $(VENV)/.installed-notebooks $(AEON_WHEEL)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.extra_arguments='["--IPKernelApp.capture_fd_output=False"]' \
 		notebooks/*.ipynb

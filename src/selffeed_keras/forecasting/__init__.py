@@ -8,7 +8,32 @@ taken from the end of each series. Built on the layer's public methods
 only.
 """
 
+from selffeed_keras.forecasting._forecaster import (
+    Backtest,
+    Forecast,
+    Forecaster,
+    backtest,
+    recipe,
+)
 from selffeed_keras.forecasting._panel import Panel
+from selffeed_keras.forecasting._scores import (
+    coverage,
+    crps,
+    mase,
+    weighted_quantile_loss,
+)
 from selffeed_keras.forecasting._windows import Windows
 
-__all__ = ["Panel", "Windows"]
+__all__ = [
+    "Backtest",
+    "Forecast",
+    "Forecaster",
+    "Panel",
+    "Windows",
+    "backtest",
+    "coverage",
+    "crps",
+    "mase",
+    "recipe",
+    "weighted_quantile_loss",
+]

@@ -213,6 +213,7 @@ class Panel:
         steps_per_epoch=50,
         subset=None,
         seed=None,
+        padding_value=0.0,
         **kwargs,
     ):
         """Training windows for `model.fit`, sampled across the series.
@@ -268,6 +269,11 @@ class Panel:
                 to None: every value, no validation.
             seed: None or an int, 0 or more: the draws of windows. Defaults
                 to None, a seed drawn once here.
+            padding_value: float. What padded steps of `inputs`, `targets`
+                and `history` hold (masked and weighed 0, but a loss still
+                computes them): 0 by default; a log-normal's loss needs a
+                positive value there (1, say), or 0 times an infinite loss
+                makes the batch's loss NaN.
             **kwargs: `keras.utils.PyDataset` arguments (`workers`,
                 `use_multiprocessing`, `max_queue_size`).
 
@@ -320,6 +326,13 @@ class Panel:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         seed = _natural(seed, "seed")
+        if not isinstance(padding_value, numbers.Real) or not np.isfinite(
+            padding_value
+        ):
+            raise ValueError(
+                "`padding_value` must be a finite number. Received: "
+                f"padding_value={padding_value!r}."
+            )
         options = dict(
             context_length=context_length,
             horizon=horizon,
@@ -327,6 +340,7 @@ class Panel:
             batch_size=batch_size,
             steps_per_epoch=steps_per_epoch,
             seed=seed,
+            padding_value=float(padding_value),
             **kwargs,
         )
         if subset == "both":
@@ -338,14 +352,29 @@ class Panel:
 
     # ----------------------------------------------------------------- cutting
 
-    def _cut(self, rows, ends, length, history_length, weigh_from):
+    def _series_of(self, i):
+        """Series `i`'s values, `(time, features)` float32 (a view)."""
+        start = self._starts[i]
+        return self._values[start : start + self.lengths[i]]
+
+    def _covariates_of(self, i):
+        """Series `i`'s covariates, its known future included (a view)."""
+        start = self._covariate_starts[i]
+        end = (
+            self._covariate_starts[i + 1]
+            if i + 1 < len(self)
+            else len(self._covariates)
+        )
+        return self._covariates[start:end]
+
+    def _cut(self, rows, ends, length, history_length, weigh_from, padding_value=0.0):
         """The batch of windows of `length` steps ending before `ends`."""
         steps = np.arange(-history_length - length, 0)
         position = ends[:, None] + steps[None, :]  # (batch, history + length)
         real = position >= 0
         clipped = np.maximum(position, 0)
         values = self._values[self._starts[rows][:, None] + clipped]
-        values[~real] = 0.0
+        values[~real] = padding_value
         past, window = values[:, :history_length], values[:, history_length:]
         real_past, real = real[:, :history_length], real[:, history_length:]
         weights = real[:, 1:].astype("float32")

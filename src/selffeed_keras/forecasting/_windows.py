@@ -35,9 +35,11 @@ class Windows(keras.utils.PyDataset):
         steps_per_epoch,
         subset,
         seed,
+        padding_value=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.padding_value = padding_value
         self.panel = panel
         self.subset = subset
         self.context_length = context_length
@@ -107,6 +109,7 @@ class Windows(keras.utils.PyDataset):
                 self._length,
                 self.history_length,
                 weigh_from=self.context_length,
+                padding_value=self.padding_value,
             )
         rng = np.random.default_rng([self.seed, 0, self.epoch, index])
         draws = rng.integers(0, self.num_windows, self.batch_size)
@@ -121,6 +124,7 @@ class Windows(keras.utils.PyDataset):
             self._length,
             self.history_length,
             weigh_from=1,
+            padding_value=self.padding_value,
         )
 
     def on_epoch_end(self):

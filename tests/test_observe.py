@@ -440,7 +440,11 @@ F32 = "float32"
         ({"mask": np.ones((2, 4), "int32")}, TypeError, "`mask` must be boolean"),
         ({"covariates": None}, ValueError, "covariates, so `observe` needs them"),
         ({"covariates": _covariates(5)}, ValueError, r"one step for each.*`values`"),
-        ({"covariates": np.zeros((3, 4, 2), F32)}, ValueError, "size of `values`, 2"),
+        (
+            {"covariates": np.zeros((3, 4, 2), F32)},
+            ValueError,
+            "the `values`' batch size, 2",
+        ),
         ({"state": [np.zeros((2, 8))]}, ValueError, r"`state` must be a flat list"),
         ({"state": "zeros"}, ValueError, r"`state` must be a flat list"),
     ],

@@ -399,8 +399,9 @@ def generate_covariates(
     real_numbers(value.dtype, "covariates")
     batch, seed_time = seed.shape[0], seed.shape[1]
     if value.shape[0] != batch:
+        whose = "the seed's" if seed_name == "seed" else f"the `{seed_name}`'"
         raise ValueError(
-            f"`covariates` must have the batch size of `{seed_name}`, {batch}. "
+            f"`covariates` must have {whose} batch size, {batch}. "
             f"Received: covariates.shape={tuple(value.shape)}."
         )
     if num_covariates is not None and value.shape[2] != num_covariates:

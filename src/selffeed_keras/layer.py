@@ -151,7 +151,8 @@ class SelfFeedingRNN(keras.layers.Layer):
           covariates `x[:, 1:]`, targets `y[:, 1:]`. In training with
           `sampling_probability` above 0 they are read at fed-back steps too.
         - `initial_state`: optional flat list of state tensors, as returned
-          with `return_state=True` or by `generate(..., return_state=True)`.
+          with `return_state=True`, by `generate(..., return_state=True)` or
+          by `observe`.
         - `mask`: optional boolean `(batch, time)`; Keras passes it from a
           `Masking` layer in front, and an `Embedding(mask_zero=True)`
           encoder adds its own. Masked steps leave the state unchanged.
@@ -592,9 +593,10 @@ class SelfFeedingRNN(keras.layers.Layer):
                 the forecast origin (left padding) keep each row's covariates
                 aligned with its own time.
             initial_state: optional flat list of state tensors to start from,
-                as returned by `generate(..., return_state=True)` or, with
-                lags, by `history_state`; None starts from the cell's zero
-                state (and an empty history).
+                as returned by `observe` (which has read the values before
+                the seed), `generate(..., return_state=True)` or, with lags,
+                by `history_state`; None starts from the cell's zero state
+                (and an empty history).
             seed_mask: optional boolean `(batch, seed_time)`: which seed
                 steps are real, with padding on either side. Each row
                 continues from its own last valid step, exactly as it would

@@ -51,9 +51,9 @@ SEED = Reading()
 OBSERVED = Reading("values", "mask", gaps=True, empty_rows=True, state="state")
 
 
-# Held by the first calls of `generate` and `score` (any layer) while they
-# build the layer and make its generation functions, so that concurrent
-# first calls do it once.
+# Held by the first calls of `generate`, `score` and `observe` (any layer)
+# while they build the layer and make its generation functions, so that
+# concurrent first calls do it once.
 _FIRST_CALL_LOCK = threading.Lock()
 
 

@@ -60,8 +60,9 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 # between backends (imports without TensorFlow, fit and reload); lags and
 # covariates in calls, generate, score, history_state, fit and .keras files
 # (test_lags, test_covariates); the values a call reads (test_inputs), the
-# memory estimate (test_budget), the forecasting windows (test_forecasting),
-# the backend protocol; the doctests. The other files test
+# memory estimate (test_budget), the forecasting windows and forecaster
+# (test_forecasting, test_forecaster), observe (test_observe), the backend
+# protocol; the doctests. The other files test
 # TensorFlow's and JAX's loops. On a 2-core AMD EPYC at a load average of 1:
 # torch 2.13.0 and its dependencies install in 29 s (a fresh venv), and
 # these tests took 50 s in one process before test_lags and test_covariates
@@ -70,7 +71,8 @@ test-jax: $(VENV)/.installed-unit $(VENV)/.installed-jax
 TORCH_TESTS := src tests/test_torch_generate.py tests/test_generate_jax_torch.py \
 	tests/test_backends.py tests/test_backend_protocol.py tests/test_noise_scale.py \
 	tests/test_lags.py tests/test_covariates.py tests/test_inputs.py \
-	tests/test_forecasting.py tests/test_forecaster.py tests/test_budget.py
+	tests/test_forecasting.py tests/test_forecaster.py tests/test_budget.py \
+	tests/test_observe.py
 
 test-torch: export KERAS_BACKEND := torch
 test-torch: $(VENV)/.installed-unit $(VENV)/.installed-torch

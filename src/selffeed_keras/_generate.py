@@ -35,7 +35,7 @@ import threading
 import keras
 from keras import ops
 
-from selffeed_keras import _backend, _step, _warm_up
+from selffeed_keras import _backend, _observe, _step, _warm_up
 
 
 def sampler_key(sampler, layer_sampler):
@@ -63,10 +63,13 @@ class CallKey:
             reserved a stream).
         sampler: None for the step's own readout, else `sampler_key`'s
             `(class, config as JSON)` of the call's sampler or search.
+        observe: whether the program reads values and generates nothing
+            (`observe`: `Generation.observe_graph`).
     """
 
     options: tuple = ()
     sampler: tuple | None = None
+    observe: bool = False
 
     @classmethod
     def of(cls, options, reserve, sampler, layer_sampler):
@@ -74,6 +77,11 @@ class CallKey:
         names = tuple(name for name, value in options.items() if value is not None)
         names += ("reservation",) * reserve
         return cls(names, sampler_key(sampler, layer_sampler))
+
+    @classmethod
+    def observing(cls, options):
+        """The key of an `observe` call with these `options` (None for absent)."""
+        return cls(tuple(n for n, v in options.items() if v is not None), observe=True)
 
 
 class Generation:
@@ -162,8 +170,11 @@ class Generation:
         """The graph for a `CallKey`: the step's own, another sampler, a search.
 
         A search (beam search) replaces the step-by-step loop: its graph is
-        the sampler's `search`, run on the same step.
+        the sampler's `search`, run on the same step. An observe key's is
+        `observe_graph`.
         """
+        if key.observe:
+            return self.observe_graph
         if key.sampler is None:
             return self.graph
         cls, config = key.sampler
@@ -183,6 +194,23 @@ class Generation:
         other.step = copy.copy(self.step)
         other.step.readout = _step.Tokens(sampler)
         return other.graph
+
+    def observe_graph(
+        self, seed, steps, initial_state=None, covariates=None, seed_mask=None,
+        *, jit_compile, capacity=None, num_samples=None,
+    ):  # fmt: skip
+        """`observe`'s graph: `(None, the state after reading seed)`.
+
+        It takes generation's arguments, so that each backend's programs
+        trace and run it as they do generation's (on JAX, padded to the
+        seed's bucket): `steps` (1) and the loop's `capacity` are not used.
+        """
+        del steps, capacity, num_samples
+        state = _observe.graph(
+            self.step, self.zero_state, seed, initial_state, covariates,
+            seed_mask, jit_compile=jit_compile,
+        )  # fmt: skip
+        return None, state
 
     def graph(
         self, seed, steps, initial_state=None, covariates=None, seed_mask=None,

@@ -176,11 +176,12 @@ def seed_features(value, input_shape, name="seed"):
         )
 
 
-def seed_mask(value, seed, name="seed_mask", of="seed"):
+def seed_mask(value, seed, name="seed_mask", of="seed", empty_rows=False):
     """Returns the mask `name` of the argument `of` as a boolean tensor, None
     for None, or raises. A seed mask needs a valid step in every row, and so
     does a context mask (`of="context"`, the seed a call will read); a
-    history mask (`of="history"`) does not: a row may have no history."""
+    history mask (`of="history"`) does not: a row may have no history, and
+    with `empty_rows` (`observe`'s mask) a row may read nothing."""
     if value is None:
         return None
     value = as_tensor(value, name)
@@ -195,7 +196,7 @@ def seed_mask(value, seed, name="seed_mask", of="seed"):
             f"{tuple(seed.shape[:2])}, the first two axes of `{of}`. "
             f"Received: {name}.shape={tuple(value.shape)}."
         )
-    if of != "history" and _backend.concrete(value):
+    if not empty_rows and of != "history" and _backend.concrete(value):
         empty = np.flatnonzero(~np.any(_backend.to_numpy(value), axis=1))
         if empty.size:
             raise ValueError(
@@ -205,7 +206,7 @@ def seed_mask(value, seed, name="seed_mask", of="seed"):
     return value
 
 
-def initial_state(value, specs, batch_size):
+def initial_state(value, specs, batch_size, name="initial_state"):
     """Returns `value` as a flat list cast like `specs`, None for None, or raises.
 
     Args:
@@ -213,18 +214,19 @@ def initial_state(value, specs, batch_size):
         specs: specs of the flat state (with `shape` and `dtype`), batch size
             unknown.
         batch_size: the seed's batch size.
+        name: the argument's name, for messages (`observe`'s `state`).
     """
     if value is None:
         return None
-    flat = call_state(value, specs, batch_size)
+    flat = call_state(value, specs, batch_size, name)
     for index, state in enumerate(flat):
-        _finite_state(state, index)
+        _finite_state(state, index, name)
     return [_backend.cast(s, spec.dtype) for s, spec in zip(flat, specs, strict=True)]
 
 
-def _finite_state(value, index):
+def _finite_state(value, index, argument="initial_state"):
     """Raises for a bool, or a NaN or infinity, in a state tensor (eagerly)."""
-    name = f"initial_state[{index}]"
+    name = f"{argument}[{index}]"
     dtype = getattr(value, "dtype", None)
     if dtype is None:  # a Python list: converted by the cast that follows
         return
@@ -285,7 +287,7 @@ def call_mask(mask, inputs):
         )
 
 
-def call_state(value, template, batch_size):
+def call_state(value, template, batch_size, name="initial_state"):
     """Returns `initial_state` as a flat list, or raises for wrong shapes.
 
     The call's check, and the first of `initial_state`'s.
@@ -295,6 +297,7 @@ def call_state(value, template, batch_size):
         template: the flat state (tensors or specs) whose shapes it must
             have, batch size aside.
         batch_size: the inputs' batch size, None where unknown.
+        name: the argument's name, for the message.
     """
     flat = keras.tree.flatten(value)
     expected = [(batch_size, *t.shape[1:]) for t in template]
@@ -303,10 +306,10 @@ def call_state(value, template, batch_size):
         fits(r, e) for r, e in zip(received, expected, strict=True)
     ):
         raise ValueError(
-            "`initial_state` must be a flat list of state tensors with shapes "
+            f"`{name}` must be a flat list of state tensors with shapes "
             f"{expected} for this cell and batch, as a call with "
-            "`return_state=True` or `generate(..., return_state=True)` "
-            f"returns. Received shapes: {received}."
+            "`return_state=True`, `generate(..., return_state=True)` or "
+            f"`observe` returns. Received shapes: {received}."
         )
     return flat
 
@@ -375,9 +378,14 @@ def call_covariates(value, inputs, num_covariates):
 
 
 def generate_covariates(
-    value, seed, steps, num_covariates, built, dtype, where="`generate`"
-):
-    """Returns the covariates of `generate` (or `where`) cast to `dtype`, or raises."""
+    value, seed, steps, num_covariates, built, dtype, where="`generate`",
+    seed_name="seed",
+):  # fmt: skip
+    """Returns the covariates of `generate` (or `where`) cast to `dtype`, or raises.
+
+    `steps` None is a call that only reads (`observe`, whose values are
+    named `seed_name`): the covariates have one step per step it reads.
+    """
     if built:
         _presence(value, num_covariates, where)
     if value is None:
@@ -391,8 +399,9 @@ def generate_covariates(
     real_numbers(value.dtype, "covariates")
     batch, seed_time = seed.shape[0], seed.shape[1]
     if value.shape[0] != batch:
+        whose = "the seed's" if seed_name == "seed" else f"the `{seed_name}`'"
         raise ValueError(
-            f"`covariates` must have the seed's batch size, {batch}. "
+            f"`covariates` must have {whose} batch size, {batch}. "
             f"Received: covariates.shape={tuple(value.shape)}."
         )
     if num_covariates is not None and value.shape[2] != num_covariates:
@@ -400,7 +409,14 @@ def generate_covariates(
             f"`covariates` must have the {num_covariates} covariates the layer "
             f"was built with. Received: covariates.shape={tuple(value.shape)}."
         )
-    if _backend.concrete(steps) and seed_time is not None:
+    if steps is None and seed_time is not None:
+        if value.shape[1] != seed_time:
+            raise ValueError(
+                "`covariates` must have one step for each step of "
+                f"`{seed_name}`, read with it: {seed_time}. Received: "
+                f"covariates.shape={tuple(value.shape)}."
+            )
+    elif _backend.concrete(steps) and seed_time is not None:
         length = seed_time + int(steps) - 1
         if value.shape[1] != length:
             raise ValueError(
@@ -428,11 +444,12 @@ def _valid_steps(seed_mask, shape):
     return valid
 
 
-def finite(value, name, seed_mask=None, mask_name="seed_mask"):
+def finite(value, name, seed_mask=None, mask_name="seed_mask", gaps=False):
     """Raises `ValueError` for a NaN or infinity in `value`, in eager calls.
 
     Steps that `seed_mask` marks as padding are not read, so they are not
-    checked. In a graph the values are unknown: nothing is checked.
+    checked; with `gaps` (`observe`), a NaN is a missing value and passes.
+    In a graph the values are unknown: nothing is checked.
 
     Args:
         value: a `(batch, time, ...)` tensor of real numbers.
@@ -448,12 +465,22 @@ def finite(value, name, seed_mask=None, mask_name="seed_mask"):
     if finite.all():  # the usual case: nothing to locate
         return
     bad = ~finite
+    if gaps:
+        bad &= ~np.isnan(array)
     if array.ndim >= 2:
         bad &= _valid_steps(seed_mask, array.shape).reshape(
             array.shape[:2] + (1,) * (array.ndim - 2)
         )
     if bad.any():
         row, step = _first_position(bad) if array.ndim >= 2 else (None, None)
+        if gaps:
+            raise ValueError(
+                f"`{name}` must hold finite numbers, or NaN for a missing "
+                "value: an infinity would silently spread through the state "
+                f"to every later output. Received: {name}[{row}, {step}] = "
+                f"{array[row, step].tolist()!r} (the first infinite position, "
+                "row and step)."
+            )
         raise ValueError(
             f"`{name}` must hold finite numbers: a NaN or an infinity would "
             "silently spread through the state to every later output. "
@@ -470,12 +497,13 @@ _SUPPORTS = {
 }
 
 
-def in_support(value, name, distribution, mask=None, mask_name="seed_mask"):
+def in_support(value, name, distribution, mask=None, mask_name="seed_mask", gaps=False):
     """Raises `ValueError` for values outside `distribution.support`, eagerly.
 
     A log-normal describes positive values and a negative binomial counts:
     a seed outside them would be read as data and scored as impossible.
-    Steps that `mask` marks as padding are not read, so not checked.
+    Steps that `mask` marks as padding are not read, so not checked; with
+    `gaps`, neither are NaNs (missing values).
     """
     rule = _SUPPORTS.get(getattr(distribution, "support", "real"))
     if rule is None or not _backend.concrete(value):
@@ -485,6 +513,8 @@ def in_support(value, name, distribution, mask=None, mask_name="seed_mask"):
     bad = ~inside(array) & _valid_steps(mask, array.shape).reshape(
         array.shape[:2] + (1,) * (array.ndim - 2)
     )
+    if gaps:
+        bad &= ~np.isnan(array)
     if bad.any():
         row, step = _first_position(bad)
         raise ValueError(

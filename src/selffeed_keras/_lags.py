@@ -103,6 +103,10 @@ class NoLags:
         """The lagged input of one step: the element itself."""
         return encoded, ring
 
+    def last(self, ring):
+        """No history: no last element (`observe` refuses gaps before)."""
+        raise ValueError("A layer with lags=(1,) keeps no last element.")
+
     def sequence(self, encoded, history, mask=None):
         """The lagged inputs of a whole sequence: the sequence itself."""
         return encoded, []
@@ -215,6 +219,16 @@ class Lags:
         flat = ops.reshape(slots, (-1, self.width))
         rows = ops.arange(batch_size, dtype="int32")[:, None]
         return ops.take(flat, where * batch_size + rows, axis=0)
+
+    def last(self, ring):
+        """Each row's last element read, `(batch, width)`: what a gap repeats.
+
+        The element before the row's position, which the ring made from a
+        state holds too (the state's newest element); zeros before a row's
+        first element.
+        """
+        where = (ring["position"] - 1) % self.size
+        return self._take(ring["slots"], where[:, None])[:, 0]
 
     def read(self, encoded, ring, valid=None):
         """One step: writes `encoded` and reads the lags.

@@ -18,7 +18,11 @@ Where the scale comes from is the scaler's `policy`:
 In `generate`, `score` and `history_state` the scale comes from the whole
 seed (or context) whatever the policy, and a scale carried in a state (the
 last tensor of the flat state, above 0) is kept: a continued call reads its
-series in the units it started in.
+series in the units it started in. `observe` sets a row's scale once, at
+the first call that reads a value of the row (`first_values`): from its
+first `context_length` values (all of that call's with None), as training
+scales a window; a state carries it unchanged from then on, and 0 in a
+state means "not set yet".
 """
 
 from keras import ops
@@ -38,6 +42,9 @@ class NoScaler:
         return None
 
     def from_inputs(self, inputs, mask=None, given=None):
+        return None
+
+    def first_values(self, values, real=None, given=None):
         return None
 
     def apply(self, values, scale, dtype):
@@ -103,6 +110,34 @@ class MeanScaler:
         return self.compute(
             inputs[:, seed], None if mask is None else mask[:, seed], given
         )
+
+    def first_values(self, values, real=None, given=None):
+        """`observe`'s scale: set at a row's first values read, then carried.
+
+        Args:
+            values: `(batch, time, features)`, finite (gaps filled).
+            real: None, or boolean `(batch, time)`: the steps that hold a
+                value (not masked, not a gap).
+            given: None, or the state's `(batch, features)` scales: kept
+                where above 0 (set by an earlier call).
+
+        Returns:
+            `(batch, features)` float32: `given` where it is above 0; else,
+            for a row with a real value, the scale of its first
+            `context_length` real values (all of them with None), as
+            `compute` takes it; else 0, "not set yet".
+        """
+        if real is None:
+            real = ops.ones(ops.shape(values)[:2], "bool")
+        first = real
+        if self.context_length is not None:
+            count = ops.cumsum(ops.cast(real, "int32"), axis=1)
+            first = ops.logical_and(real, count <= self.context_length)
+        scale = self.compute(values, first)
+        scale = ops.where(ops.any(real, axis=1)[:, None], scale, 0.0)
+        if given is not None:
+            scale = ops.where(given > 0, ops.cast(given, "float32"), scale)
+        return scale
 
     def apply(self, values, scale, dtype):
         """`values` (`(batch, features)` or `(batch, time, features)`) divided

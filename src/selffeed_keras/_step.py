@@ -163,7 +163,7 @@ class Step:
             value = ops.copy(self.encoder(value, training=training))
         return self.join(value, covariates)
 
-    def read(self, value, covariates, scale, history, valid=None):
+    def read(self, value, covariates, scale, history, valid=None, gap=None):
         """The cell's input for one step of a loop, and the history after it.
 
         The one place that builds the cell's input from the history, the
@@ -178,11 +178,17 @@ class Step:
             scale: None, or each series' scale.
             history: the loop's history (`self.history.ring(...)`).
             valid: None, or boolean `(batch,)`: rows whose step counts.
+            gap: None, or boolean `(batch,)` (with lags): rows whose value
+                is missing (`observe`): they read their last element again
+                (encoded and scaled as it was), and their step counts.
 
         Returns:
             `(x, history)`.
         """
         encoded = self.encode(value, scale=scale)
+        if gap is not None:
+            last = ops.cast(self.history.last(history), encoded.dtype)
+            encoded = ops.where(gap[:, None], last, encoded)
         lagged, history = self.history.read(encoded, history, valid)
         return self.join(lagged, covariates), history
 

@@ -47,13 +47,14 @@ def covariates_time_major(covariates, seed_time, steps):
     return time_major(covariates)
 
 
-def start(step, seed, mask, state):
+def start(step, seed, mask, state, scale=None):
     """The carry before the seed's first step.
 
     A dict: `outputs`, zeros of the head's output; `state`, the flat cell
     state; `history`, the step's history in its loop form (empty without
-    lags); for a scaled readout, `scale`, each series' scale from the seed
-    (or the one a continued call carries: the last tensor of `state`).
+    lags); for a scaled readout, `scale`: the `scale` given (`observe`'s),
+    else each series' scale from the seed (or the one a continued call
+    carries: the last tensor of `state`).
     """
     cell_state, history, given_scale = step.split_state(state)
     carry = {
@@ -64,7 +65,9 @@ def start(step, seed, mask, state):
         "history": step.history.ring(history),
     }
     if step.scaled:
-        carry["scale"] = step.scaler.compute(seed, mask, given_scale)
+        if scale is None:
+            scale = step.scaler.compute(seed, mask, given_scale)
+        carry["scale"] = scale
     return carry
 
 
@@ -82,11 +85,13 @@ def repeat(step, carry, repeats):
     return dict(carry, history=step.history.repeat(history, repeats))
 
 
-def seed_inputs(seed, mask, covariates):
+def seed_inputs(seed, mask, covariates, gaps=None):
     """The per-step inputs of the seed's steps, time first, for `_backend.run`."""
     inputs = {"given": time_major(seed)}
     if mask is not None:
         inputs["valid"] = time_major(mask)
+    if gaps is not None:
+        inputs["gap"] = time_major(gaps)
     if covariates is not None:
         inputs["covariates"] = covariates
     return inputs
@@ -98,7 +103,9 @@ def read(step, t, inputs_t, carry, seed_time):
     While `t < seed_time` the cell reads `inputs_t["given"]`, and a row whose
     `inputs_t["valid"]` is False keeps its carry; after the seed it reads
     `carry["value"]`, the element drawn at the step before. A carry without
-    `value` reads the seed only. Covariates are read at every step.
+    `value` reads the seed only. Covariates are read at every step. A row
+    whose `inputs_t["gap"]` is True (`observe`: a missing value) reads its
+    last element again, and its step counts.
 
     Returns:
         The carry with the new head `outputs`, `state` and `history`.
@@ -116,8 +123,9 @@ def read(step, t, inputs_t, carry, seed_time):
     if "valid" in inputs_t:
         valid = ops.logical_or(inputs_t["valid"], ops.logical_not(in_seed))
     x, history = step.read(
-        value, inputs_t.get("covariates"), carry.get("scale"), carry["history"], valid
-    )
+        value, inputs_t.get("covariates"), carry.get("scale"), carry["history"],
+        valid, inputs_t.get("gap"),
+    )  # fmt: skip
     outputs, state = step.advance(x, carry["state"])
     new = {"outputs": outputs, "state": state}
     if valid is not None:
@@ -126,7 +134,7 @@ def read(step, t, inputs_t, carry, seed_time):
     return dict(carry, history=history, **new)
 
 
-def run(step, seed, mask, state, covariates, *, jit_compile):
+def run(step, seed, mask, state, covariates, *, jit_compile, scale=None, gaps=None):
     """Reads the seed's steps; returns the carry after the last valid one.
 
     Args:
@@ -138,6 +146,10 @@ def run(step, seed, mask, state, covariates, *, jit_compile):
             where it comes from the seed.
         covariates: None or time-major covariates, at least `seed_time` long.
         jit_compile: whether XLA compiles the loop's chunks.
+        scale: None, or (for a scaled readout) the scale to read with, in
+            place of the seed's (`observe`'s policy).
+        gaps: None, or boolean `(batch, seed_time)` (with lags): steps whose
+            value is missing, which read the row's last element again.
 
     Returns:
         A dict: `outputs`, the last valid step's head output; `state`, the
@@ -153,9 +165,9 @@ def run(step, seed, mask, state, covariates, *, jit_compile):
 
     _, carry, _ = _backend.run(
         warm_up,
-        start(step, seed, mask, state),
+        start(step, seed, mask, state, scale),
         seed_time,
-        seed_inputs(seed, mask, covariates),
+        seed_inputs(seed, mask, covariates, gaps),
         emitted=None,
         jit_compile=jit_compile,
     )

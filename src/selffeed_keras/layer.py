@@ -151,7 +151,8 @@ class SelfFeedingRNN(keras.layers.Layer):
           covariates `x[:, 1:]`, targets `y[:, 1:]`. In training with
           `sampling_probability` above 0 they are read at fed-back steps too.
         - `initial_state`: optional flat list of state tensors, as returned
-          with `return_state=True` or by `generate(..., return_state=True)`.
+          with `return_state=True`, by `generate(..., return_state=True)` or
+          by `observe`.
         - `mask`: optional boolean `(batch, time)`; Keras passes it from a
           `Masking` layer in front, and an `Embedding(mask_zero=True)`
           encoder adds its own. Masked steps leave the state unchanged.
@@ -592,9 +593,10 @@ class SelfFeedingRNN(keras.layers.Layer):
                 the forecast origin (left padding) keep each row's covariates
                 aligned with its own time.
             initial_state: optional flat list of state tensors to start from,
-                as returned by `generate(..., return_state=True)` or, with
-                lags, by `history_state`; None starts from the cell's zero
-                state (and an empty history).
+                as returned by `observe` (which has read the values before
+                the seed), `generate(..., return_state=True)` or, with lags,
+                by `history_state`; None starts from the cell's zero state
+                (and an empty history).
             seed_mask: optional boolean `(batch, seed_time)`: which seed
                 steps are real, with padding on either side. Each row
                 continues from its own last valid step, exactly as it would
@@ -838,6 +840,136 @@ class SelfFeedingRNN(keras.layers.Layer):
         return _history_state.history_state(
             self, history, context, history_mask, context_mask
         )
+
+    def observe(self, values, state=None, covariates=None, mask=None):
+        """Reads values into a state, teacher-forced, as `generate` reads a seed.
+
+        For forecasting online: keep one state per series, read each value
+        as it arrives, and forecast from the state with `generate(...,
+        initial_state=state)`, instead of reading the whole context again
+        for every forecast. The values are read exactly as `generate` reads
+        its seed (the same code), and the state returned is exactly what
+        `generate`, `score` and the call take as `initial_state`.
+
+        No value is read twice: `generate(seed, steps, initial_state=state)`
+        reads every step of its seed (its last included) after the state,
+        and draws its first element from the prediction after the seed's
+        last step. So forecast from a state that has read all but the last
+        value(s), with those as the seed (at least one step):
+        `generate(x[:, -1:], n, initial_state=observe(x[:, :-1]))` equals
+        `generate(x, n)`, and reading a series in pieces equals reading it
+        at once: `observe(b, state=observe(a))` equals `observe(x)` for `x`
+        the concatenation of `a` and `b` along time (their masks and
+        covariates cut alike). Both hold up to float rounding, with lags,
+        covariates, masks and distributions, on every backend.
+
+        Many series in one call: each row is a series with its own state.
+        A `mask` of False for a row means "nothing new for this row": its
+        state comes back unchanged, so a service updating 10,000 series
+        makes one call, marking in `mask` the rows (and steps) that
+        received a value.
+
+        Gaps are not masks. A masked step is not read at all, and lags
+        count a row's valid elements, so masking a value that never arrived
+        would shift every lag of the series by one for good. A missing
+        value is a NaN at a step the mask keeps (a NaN in any feature makes
+        the whole step missing): the row reads its last value again (as it
+        was encoded and scaled; zeros before its first value), the cell
+        steps, and the step counts in the lags, so that lag 48 of a
+        half-hourly series stays a day back. A layer with `lags=(1,)` keeps
+        no last value and refuses NaNs: fill the gap yourself, or mask the
+        step.
+
+        With `scaling="mean"`, a row's scale is set once, by the first call
+        that reads a value of the row: from its first `context_length`
+        values (all of that call's values with `context_length=None`), not
+        counting masked steps and gaps, as training takes a window's scale
+        from its first `context_length` steps. The state then carries it
+        unchanged (a row that has read no value holds 0, "not set yet"; a
+        state from `history_state` carries that method's scale). So pieces
+        equal the whole, `observe(b, state=observe(a))` equal to
+        `observe(x)`, wherever every row of `a` has at least
+        `context_length` values; and `generate(x[:, -1:], n,
+        initial_state=observe(x[:, :-1]))` equals `generate` on all of `x`
+        from a zero state that carries the same scale (without one,
+        `generate` takes the scale from its whole seed). The lag history
+        holds scaled values and the cell state cannot be rescaled: to
+        refresh the scale (after the level of a series has drifted), read a
+        recent window again with `state=None`, which sets the scale anew
+        from its first `context_length` values.
+
+        `observe` runs one compiled program per combination of optional
+        arguments, traced by the same machinery as `generate`'s: on
+        TensorFlow a `tf.function` with an input signature (a new number
+        of values or rows traces nothing), on JAX a `jax.jit` program per
+        batch size and bucket of lengths (each at most a quarter longer
+        than the last: the values are padded on the left with masked
+        steps), and on torch an eager loop, one step per value.
+
+        Args:
+            values: `(batch, time, features)` values for continuous models
+                (NaN for a missing value, with lags), `(batch, time)`
+                integer ids for token models; at least one step.
+            state: optional flat list of state tensors to start from, as
+                `observe`, `history_state`, `generate(...,
+                return_state=True)` or a call with `return_state=True`
+                return; None starts as `generate` does without
+                `initial_state`: the cell's zero state, an empty history,
+                no scale yet.
+            covariates: for a layer built with covariates, floats of shape
+                `(batch, time, num_covariates)`: column `t` is read with
+                `values[:, t]`, as in the call and `generate`'s seed. Finite
+                at every step the mask keeps, gaps included.
+            mask: optional boolean `(batch, time)`: which steps hold a new
+                value; False steps are not read (a row of False keeps its
+                state). Unlike `generate`'s `seed_mask`, a row may have no
+                True. An `Embedding(mask_zero=True)` encoder adds its own
+                mask of the padding id.
+
+        Returns:
+            The flat state after the values: the cell's states, then with
+            lags the history `(batch, max(lags) - 1, width)`, then with
+            `scaling="mean"` the scale `(batch, features)`, as the class
+            docstring's "State" describes.
+
+        Raises:
+            ValueError: for `values` of the wrong rank or feature size,
+                with an infinity, with a NaN on a layer with `lags=(1,)`, or
+                outside the distribution's support (token ids outside the
+                vocabulary); a `mask` of another shape than the first two
+                axes of `values`; a `state` whose tensors' number or shapes
+                (batch included) differ from the state's, or that holds a
+                NaN or an infinity; covariates missing, unexpected, of the
+                wrong shape or not finite.
+            TypeError: for arguments of the wrong type or dtype, or a call
+                inside a caller's `jax.jit`.
+
+        Examples:
+            Read a series in pieces, then forecast from the state:
+
+            >>> layer = selffeed_keras.SelfFeedingRNN(
+            ...     keras.layers.GRUCell(8), head=keras.layers.Dense(1), lags=(1, 4)
+            ... )
+            >>> x = np.sin(np.linspace(0, 3, 30, dtype="float32"))[None, :, None]
+            >>> state = layer.observe(x[:, :20])
+            >>> state = layer.observe(x[:, 20:29], state=state)
+            >>> whole = layer.generate(x, 5)
+            >>> online = layer.generate(x[:, 29:], 5, initial_state=state)
+            >>> bool(np.allclose(whole, online, atol=1e-5))
+            True
+
+            Two series, of which only the first received a value; a NaN
+            is a value that never arrived:
+
+            >>> both = layer.observe(np.concatenate([x, x])[:, :29])
+            >>> new = np.array([[[np.nan]], [[0.0]]], "float32")
+            >>> after = layer.observe(new, both, mask=np.array([[True], [False]]))
+            >>> [tuple(s.shape) for s in after]
+            [(2, 8), (2, 3, 1)]
+            >>> bool(np.array_equal(after[0][1], both[0][1]))  # row 1 unchanged
+            True
+        """
+        return _calls.observe(self, values, state, covariates, mask)
 
     def _generation_functions(self):
         """The layer's `_generate.Generation`, made on first use."""

@@ -226,6 +226,8 @@ class Programs:
             with self._generator_lock:
                 advance = new_seed - seed_state
                 self._generator.assign(self._generator.value + advance)
+        if outputs is None:  # an observe program: the state only
+            return None, state
         if self._all_beams.get(key):
             sequences, scores = outputs
             return (_cut(sequences, steps, 2), scores), state

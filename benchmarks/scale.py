@@ -9,12 +9,15 @@ Memory is `ru_maxrss`, the process's peak resident set; the panel's own
 arrays (its values, starts and lengths) are subtracted from it, since they
 grow with the panel by design. The target (issue 27): what is left at
 100,000 series is within 10% of what is left at 1,000, no learned
-per-series parameters involved.
+per-series parameters involved. A second pair of runs resets the
+high-water mark before `fit`, after giving back to the system what building
+the panel freed, to show what training alone adds.
 
     python -m benchmarks.scale          # the full table, a few minutes
     python -m benchmarks.scale --quick  # 100 and 2,000 series, 1 short epoch
 """
 
+import ctypes
 import gc
 import json
 import os
@@ -68,8 +71,23 @@ class _EpochTimes(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def train(quick, num_series):
-    """Run in a fresh process: builds the panel, trains, prints a JSON line."""
+def _hwm():
+    """The resident set's high-water mark in KiB since the last reset (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def train(quick, num_series, isolate="plain"):
+    """Run in a fresh process: builds the panel, trains, prints a JSON line.
+
+    With `isolate="fit"`, the C allocator gives back what building the panel
+    freed (glibc's `malloc_trim`) and the high-water mark is reset just
+    before `fit`, so that `fit_growth` is what training alone adds; this
+    resets `ru_maxrss` too, so `peak` means nothing in that run.
+    """
     num_series = int(num_series)
     epochs, steps_per_epoch = (1, 5) if quick else (3, 50)
     keras.utils.set_random_seed(0)
@@ -99,6 +117,11 @@ def train(quick, num_series):
     inputs = train.model_inputs()
     model = keras.Model(inputs, layer(inputs["inputs"], mask=inputs["mask"]))
     model.compile(keras.optimizers.Adam(1e-3), loss=layer.distribution.loss)
+    if isolate == "fit":
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # resets VmHWM (and ru_maxrss) to the current RSS
+    fit_rss = _rss()
     times = _EpochTimes()
     history = model.fit(
         train, validation_data=validation, epochs=epochs, callbacks=[times], verbose=0
@@ -113,6 +136,8 @@ def train(quick, num_series):
                 "panel_rss": panel_rss,
                 "panel_peak": panel_peak,
                 "peak": _peak(),
+                "fit_rss": fit_rss,
+                "fit_growth": _hwm() - fit_rss,
                 "panel_bytes": panel_bytes,
                 "epoch_seconds": times.seconds,
                 "validation_windows": validation.num_windows,
@@ -127,8 +152,8 @@ def bench_scale(quick):
     sizes = QUICK_SIZES if quick else SIZES
     results = []
     loads = [os.getloadavg()[0]]
+    quick_flag = ["--quick"] if quick else []
     for num_series in sizes:
-        quick_flag = ["--quick"] if quick else []
         output = run_module(
             __spec__.name, "--mode", "train", str(num_series), *quick_flag
         )
@@ -184,8 +209,31 @@ def bench_scale(quick):
                 "per-series float32 copies that Panel concatenates, freed but "
                 "kept by the C allocator, which training then reuses"
             )
+    isolated = []
+    for num_series in sizes:
+        output = run_module(
+            __spec__.name, "--mode", "train", str(num_series), "fit", *quick_flag
+        )
+        isolated.append(json.loads(output.strip().splitlines()[-1]))
+        loads.append(os.getloadavg()[0])
     print(
-        "- load average (1 min) before, between and after the runs: "
+        "\nThe same runs again, each in a fresh process, with what building the "
+        "panel freed given back (malloc_trim) and the high-water mark reset "
+        "before `fit`: what training alone adds.\n"
+    )
+    rows = [
+        [
+            f"{r['num_series']:,}",
+            f"{r['fit_rss'] / mib:.0f}",
+            f"{r['fit_growth'] / mib:.1f}",
+        ]
+        for r in isolated
+    ]
+    print_table(["series", "RSS before fit (MiB)", "growth in fit (MiB)"], rows)
+    small, large = (r["fit_growth"] for r in isolated)
+    print(f"- growth in fit, {sizes[1]:,} series / {sizes[0]:,}: {large / small:.2f}x")
+    print(
+        "- load average (1 min) before, between and after the 4 runs: "
         + ", ".join(f"{load:.2f}" for load in loads)
         + "\n"
     )

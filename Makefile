@@ -168,6 +168,7 @@ bench: $(VENV)/.installed-bench $(AEON_WHEEL)
 	$(BIN)/python -m benchmarks.recipe
 	$(BIN)/python -m benchmarks.panel
 	$(BIN)/python -m benchmarks.memory
+	$(BIN)/python -m benchmarks.scale
 
 # Re-executes the notebooks in place, so their committed outputs are fresh.
 # capture_fd_output=False keeps TensorFlow's C++ start-up logs out of them.

@@ -88,6 +88,17 @@ CASES = [
             "|   the same, noise scale from the held-back horizon | ",
         ],
     ),
+    # Four fresh processes, each a panel and one short epoch: about a minute.
+    (
+        "scale",
+        300,
+        [
+            "| 100 | ",
+            "| 2,000 | ",
+            "peak - panel, 2,000 series / 100: ",
+            "growth in fit, 2,000 series / 100: ",
+        ],
+    ),
 ]
 
 

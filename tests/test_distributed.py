@@ -1,13 +1,17 @@
-"""Training on several workers: examples/multi_worker.py on 127.0.0.1.
+"""Training on several workers or devices.
 
-Each job runs the example script in one process per worker, with TF_CONFIG
-naming free local ports, a hard time limit, and every process killed at the
-end whatever happens. The script trains a small `SelfFeedingRNN` with a custom
+Most tests here run examples/multi_worker.py on 127.0.0.1 (TensorFlow). Each
+job runs the example script in one process per worker, with TF_CONFIG naming
+free local ports, a hard time limit, and every process killed at the end
+whatever happens. The script trains a small `SelfFeedingRNN` with a custom
 loop under `MultiWorkerMirroredStrategy` (Keras' `fit` fails under that
-strategy, keras-team/keras#20585) and checkpoints after every epoch.
+strategy, keras-team/keras#20585) and checkpoints after every epoch. The last
+test trains on a `Panel`'s windows under `keras.distribution.DataParallel` on
+JAX, over two host devices.
 """
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -250,3 +254,99 @@ def test_a_per_epoch_schedule_in_the_loop_switches_to_feedback(one_worker):
         assert result["losses"][epoch] != pytest.approx(
             teacher_forced["losses"][epoch], rel=1e-3
         )
+
+
+# ------------------------------------------------- a panel under DataParallel
+
+PANEL_DATA_PARALLEL = """
+import json
+import jax
+import keras
+import numpy as np
+from selffeed_keras import SelfFeedingRNN
+from selffeed_keras.forecasting import Panel
+
+assert len(jax.devices()) == 2, jax.devices()
+rng = np.random.default_rng(0)
+# 64 series: the validation windows fill 4 batches of 16, each split in 2
+# (a last batch of 15, from 63 series, fails: JAX's IndivisibleError).
+panel = Panel([10 + np.cumsum(rng.normal(size=n)) for n in rng.integers(20, 80, 64)])
+
+
+def train(distribution):
+    keras.distribution.set_distribution(distribution)
+    keras.utils.set_random_seed(0)
+    windows, validation = panel.windows(
+        12, 6, subset="both", batch_size=16, steps_per_epoch=4, seed=0
+    )
+    layer = SelfFeedingRNN(
+        keras.layers.LSTMCell(8),
+        distribution="student_t",
+        scaling="mean",
+        context_length=12,
+    )
+    inputs = windows.model_inputs()
+    model = keras.Model(inputs, layer(inputs["inputs"], mask=inputs["mask"]))
+    model.compile(keras.optimizers.Adam(0.01), loss=layer.distribution.loss)
+    before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    first_batch = float(model.test_on_batch(*windows[0]))
+    history = model.fit(windows, validation_data=validation, epochs=1, verbose=0)
+    after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    return {
+        "first_batch": first_batch,
+        "loss": history.history["loss"][0],
+        "val_loss": history.history["val_loss"][0],
+        "changed": max(
+            float(np.max(np.abs(a - b))) for a, b in zip(after, before, strict=True)
+        ),
+        "weights": [w.tolist() for w in after],
+        # Replicated over the mesh under DataParallel: one device without.
+        "devices": len(model.trainable_weights[0].value.sharding.device_set),
+    }
+
+
+one = train(None)
+two = train(keras.distribution.DataParallel(devices=jax.devices()))
+two["weights_difference"] = max(
+    float(np.max(np.abs(np.subtract(a, b))))
+    for a, b in zip(one.pop("weights"), two.pop("weights"), strict=True)
+)
+print(json.dumps({"one": one, "two": two}))
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None,
+    reason="keras.distribution runs on JAX: `pip install -e '.[jax]'`",
+)
+def test_panel_windows_train_under_data_parallel_on_two_devices(tmp_path):
+    # On JAX whatever backend runs the tests: a fresh process with two host
+    # devices. One device and two start from the same weights and read the
+    # same windows, teacher-forced, so the first batch's loss and the epoch
+    # agree but for the order of float sums.
+    result = subprocess.run(
+        [sys.executable, "-c", PANEL_DATA_PARALLEL],
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "KERAS_BACKEND": "jax",
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+            "CUDA_VISIBLE_DEVICES": "-1",
+            "JAX_PLATFORMS": "cpu",
+        },
+        capture_output=True,
+        text=True,
+        timeout=JOB_LIMIT,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    one, two = runs["one"], runs["two"]
+    for key in ("first_batch", "loss", "val_loss"):
+        assert np.isfinite(two[key]), two
+    assert (one["devices"], two["devices"]) == (1, 2)
+    assert two["changed"] > 1e-4  # the epoch trained the weights
+    assert two["first_batch"] == pytest.approx(one["first_batch"], rel=1e-5)
+    assert two["loss"] == pytest.approx(one["loss"], rel=1e-4)
+    assert two["val_loss"] == pytest.approx(one["val_loss"], rel=1e-4)
+    assert two["weights_difference"] < 1e-4

@@ -50,6 +50,7 @@ def main(figure_path=figures.FIGURES / "fan_chart.png"):
         keras.layers.LSTMCell(32),
         distribution="log_normal",  # a positive series
         scaling="mean",
+        context_length=context,  # the scale from the context, as generate
         lags=(1, period),
     )
     inputs, known = keras.Input((None, 1)), keras.Input((None, 2))

@@ -161,6 +161,7 @@ $(AEON_WHEEL): | $(BIN)/python
 bench: $(VENV)/.installed-bench $(AEON_WHEEL)
 	$(BIN)/python -m benchmarks.generate
 	$(BIN)/python -m benchmarks.overhead
+	$(BIN)/python -m benchmarks.online
 	$(BIN)/python -m benchmarks.backends
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.exposure_bias

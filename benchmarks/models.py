@@ -3,8 +3,12 @@
 `make_layer` builds the sine model (LSTMCell + Dense(1)) or the character
 model (Embedding, LSTMCell, Dense(VOCAB), a sampler) from random seed 0;
 `jax_scan` runs the same weights in a jitted `lax.scan`, the yardstick of
-`generate`'s per-step cost.
+`generate`'s per-step cost: the steps are static (a new number compiles
+anew, once per number, outside the timed calls), and a call does only the
+jitted work.
 """
+
+import functools
 
 import keras
 import numpy as np
@@ -78,8 +82,10 @@ def jax_scan(layer):
             return jnp.argmax(y, axis=-1).astype(jnp.int32)
         return jax.random.categorical(key, y, axis=-1).astype(jnp.int32)
 
-    @jax.jit
-    def run(seed, horizon, key):
+    deterministic = layer.sampler is None or greedy
+
+    @functools.partial(jax.jit, static_argnames="steps")
+    def run(seed, key, steps):
         batch = seed.shape[0]
         zeros = jnp.zeros((batch, kernel.shape[1] // 4))
 
@@ -88,8 +94,9 @@ def jax_scan(layer):
             return (h, c), None
 
         (h, c), _ = jax.lax.scan(read, (zeros, zeros), jnp.swapaxes(seed, 0, 1))
-        keys = jax.random.split(key, horizon.shape[0])
-        first = predict(h, keys[0])
+        # A deterministic model splits no key: the jitted work only.
+        keys = None if deterministic else jax.random.split(key, steps)
+        first = predict(h, None if keys is None else keys[0])
 
         def free(carry, key):
             value, h, c = carry
@@ -97,11 +104,16 @@ def jax_scan(layer):
             value = predict(h, key)
             return (value, h, c), value
 
-        _, rest = jax.lax.scan(free, (first, h, c), keys[1:])
+        _, rest = jax.lax.scan(
+            free, (first, h, c), None if keys is None else keys[1:], length=steps - 1
+        )
         return jnp.concatenate([first[:, None], jnp.swapaxes(rest, 0, 1)], axis=1)
 
+    # Made once: a call does only what the jitted work needs, on the NumPy
+    # seed that `generate` takes (no eager `jnp.zeros` or `PRNGKey` per call).
+    key = jax.random.PRNGKey(0)
+
     def call(seed, steps):
-        key = jax.random.PRNGKey(0)
-        return run(jnp.asarray(seed), jnp.zeros(steps), key).block_until_ready()
+        return run(seed, key, steps=steps).block_until_ready()
 
     return call

@@ -275,3 +275,82 @@ def test_a_file_trained_on_one_backend_generates_the_same_on_the_other(
     np.testing.assert_array_equal(loaded["greedy"], saved["greedy"])
     np.testing.assert_array_equal(loaded["beams"], saved["beams"])
     np.testing.assert_allclose(loaded["scores"], saved["scores"], atol=1e-4)
+
+
+SERVED_FROM_JAX = """
+import sys
+import keras
+import numpy as np
+from selffeed_keras import SelfFeedingRNN
+
+directory, role = sys.argv[1], sys.argv[2]
+x = (3 + np.sin(0.3 * np.arange(150, dtype="float32")))[None, :, None]
+if role == "save":  # on JAX
+    keras.utils.set_random_seed(0)
+    layer = SelfFeedingRNN(
+        keras.layers.LSTMCell(8), head=keras.layers.Dense(1), lags=(1, 2, 21)
+    )
+    model = keras.Sequential([keras.Input((None, 1)), layer])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.fit(x[:, :-1], x[:, 1:], epochs=2, verbose=0)
+    model.save(f"{directory}/model.keras")
+    state = layer.observe(x[:, 100:149], layer.observe(x[:, :100]))
+    forecast = layer.generate(x[:, 149:], 30, initial_state=state)
+else:  # on TensorFlow: the endpoints of docs/how-to/export.md
+    import tensorflow as tf
+
+    layer = keras.saving.load_model(f"{directory}/model.keras").layers[0]
+    start = layer.observe(x[:, :100])
+    specs = [tf.TensorSpec((None, *s.shape[1:]), s.dtype) for s in start]
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint(
+        "observe",
+        lambda values, mask, *state: layer.observe(values, list(state), mask=mask),
+        input_signature=[
+            tf.TensorSpec((None, None, 1), tf.float32),
+            tf.TensorSpec((None, None), tf.bool),
+            *specs,
+        ],
+    )
+    archive.add_endpoint(
+        "forecast",
+        lambda last, steps, *state: layer.generate(
+            last, steps, initial_state=list(state)
+        ),
+        input_signature=[
+            tf.TensorSpec((None, 1, 1), tf.float32), tf.TensorSpec((), tf.int32),
+            *specs,
+        ],
+    )
+    archive.write_out(f"{directory}/served", verbose=False)
+    served = tf.saved_model.load(f"{directory}/served")
+    state = served.observe(x[:, 100:149], np.ones((1, 49), bool), *start)
+    forecast = served.forecast(x[:, 149:], 30, *state)
+np.savez(
+    f"{directory}/{role}.npz",
+    forecast=keras.ops.convert_to_numpy(forecast),
+    *[keras.ops.convert_to_numpy(s) for s in state],
+)
+"""
+
+
+@pytest.mark.skipif(
+    BACKEND != "jax",
+    reason="started from `make test-jax`: a JAX file served on TensorFlow",
+)
+def test_a_file_trained_on_jax_serves_observe_and_forecast_on_tensorflow(tmp_path):
+    for backend, role in [("jax", "save"), ("tensorflow", "load")]:
+        result = subprocess.run(
+            [sys.executable, "-c", SERVED_FROM_JAX, str(tmp_path), role],
+            env={**os.environ, "KERAS_BACKEND": backend},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    saved, served = np.load(tmp_path / "save.npz"), np.load(tmp_path / "load.npz")
+    assert sorted(served.files) == sorted(saved.files)
+    assert served["forecast"].shape == (1, 30, 1)
+    for name in saved.files:
+        np.testing.assert_allclose(served[name], saved[name], rtol=1e-5, atol=1e-5)

@@ -53,6 +53,16 @@ CASES = [
         ],
     ),
     ("backends", 300, ["## torch's eager loop against the compiled loops"]),
+    (
+        "online",
+        300,
+        [
+            "## The per-call floor, side by side",
+            "- tensorflow, observe, 1 value, 1 series: ",
+            "- jax, generate, 50-step seed, 100 steps: ",
+            "| jax | forecast, 1 series, 48 steps, 100 paths | ",
+        ],
+    ),
     ("training", 300, ["| SelfFeedingRNN | ", "| plain Keras | "]),
     (
         "exposure_bias",

@@ -5,6 +5,8 @@ program against a hand-written loop on the same weights (the cell stepped in
 Python), or against another call whose result it must equal.
 """
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -20,7 +22,10 @@ from cells import (
     token_layer,
 )
 
+from selffeed_keras import SelfFeedingRNN
 from selffeed_keras._generate import CallKey
+
+jax = pytest.importorskip("jax")
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="runs with KERAS_BACKEND=jax"
@@ -93,6 +98,49 @@ def test_new_steps_seed_length_and_weights_compile_nothing_new():
     assert not np.allclose(trained, changed)
     np.testing.assert_allclose(trained, reference_generate(layer, seed, 20), atol=1e-5)
     assert traces(layer) == {CallKey(): 1}
+
+
+@contextlib.contextmanager
+def compilations():
+    """Yields a list that holds the name of every XLA compilation inside."""
+    names = []
+
+    class Handler(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            if message.startswith("Finished XLA compilation of "):
+                names.append(message.split()[4])
+
+    handler = Handler(logging.WARNING)
+    logger = logging.getLogger("jax._src.dispatch")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles(True):
+            yield names
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_new_steps_and_seed_length_within_their_buckets_compile_nothing():
+    layer = continuous_layer("lstm_cell")
+    paths = SelfFeedingRNN(
+        keras.layers.GRUCell(4), distribution="normal", scaling="mean"
+    )
+    layer.generate(sine_seed(time=9), 20)
+    paths.generate(sine_seed(time=9) + 2, 20, num_samples=3, random_seed=1)
+    with compilations() as compiled:
+        # Steps 17 to 32 share a capacity of 32; seeds of 9 and 10 a bucket.
+        for steps, time in [(17, 9), (25, 10), (31, 9), (32, 10)]:
+            outputs = layer.generate(sine_seed(time=time), steps)
+            assert outputs.shape == (2, steps, 1)
+            assert isinstance(outputs, jax.Array)
+            paths.generate(
+                sine_seed(time=time) + 2, steps, num_samples=3, random_seed=steps
+            )
+            layer.observe(sine_seed(time=time))
+        layer.generate(sine_seed(time=9), np.int64(30))
+    # The observe program compiles once, at its first call; nothing else.
+    assert compiled == ["jit(program)"]
 
 
 def test_generate_beams_and_score_run_without_tensorflow():

@@ -548,3 +548,77 @@ def test_tensorflow_traces_once_for_every_length_and_batch():
         layer.observe(sine_seed(batch=batch, time=time), start)
     function = layer._generation.functions[CallKey(("initial_state",), observe=True)]
     assert function.experimental_get_tracing_count() == 1
+
+
+def export_online(layer, state, path):
+    """Writes `observe` and `forecast` endpoints, as docs/how-to/export.md does."""
+    import tensorflow as tf
+
+    state_specs = [tf.TensorSpec((None, *s.shape[1:]), s.dtype) for s in state]
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint(
+        "observe",
+        lambda values, mask, *state: layer.observe(values, list(state), mask=mask),
+        input_signature=[
+            tf.TensorSpec((None, None, 1), tf.float32),
+            tf.TensorSpec((None, None), tf.bool),
+            *state_specs,
+        ],
+    )
+    archive.add_endpoint(
+        "forecast",
+        lambda last, steps, num_samples, random_seed, *state: layer.generate(
+            last,
+            steps,
+            initial_state=list(state),
+            num_samples=num_samples,
+            random_seed=random_seed,
+        ),  # fmt: skip
+        input_signature=[
+            tf.TensorSpec((None, 1, 1), tf.float32),
+            tf.TensorSpec((), tf.int32),
+            tf.TensorSpec((), tf.int32),
+            tf.TensorSpec((), tf.int64),
+            *state_specs,
+        ],
+    )
+    archive.write_out(str(path), verbose=False)
+    return tf.saved_model.load(str(path))
+
+
+@pytest.mark.tensorflow_only(reason="ExportArchive")
+def test_served_observe_and_forecast_equal_the_python_calls(tmp_path):
+    layer = make_layer(
+        lags=(1, 2, 5), distribution="student_t", scaling="mean", context_length=6
+    )  # fmt: skip
+    values = 10 + sine_seed(batch=3, time=12)
+    state = layer.observe(values[:, :-1])
+    served = export_online(layer, state, tmp_path / "online")
+    # One value at a time, many series: row 1 receives nothing, row 2 a gap.
+    expected, got = list(state), list(state)
+    last = seed = values[:, -1:]  # what observe reads next; the last value
+    for t in range(3):
+        mask = np.array([[True], [t == 2], [True]])
+        got = served.observe(last, mask, *got)
+        expected = layer.observe(last, expected, mask=mask)
+        assert_states_close(got, expected)
+        last = seed + 0.1
+        if t == 1:
+            last[2] = np.nan  # a gap: observe reads the last value again
+        seed = np.where(np.isnan(last), seed, last)
+        paths = served.forecast(seed, 8, 5, 11, *got)
+        assert paths.shape == (3, 5, 8, 1)
+        np.testing.assert_allclose(
+            numpy(paths),
+            numpy(
+                layer.generate(
+                    seed, 8, initial_state=expected, num_samples=5, random_seed=11
+                )
+            ),
+            rtol=1e-5,
+        )
+    # A row without a value keeps its state exactly, through the endpoint too.
+    unchanged = served.observe(last, np.zeros((3, 1), bool), *got)
+    for a, b in zip(unchanged, got, strict=True):
+        np.testing.assert_array_equal(numpy(a), numpy(b))

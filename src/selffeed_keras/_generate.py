@@ -246,6 +246,8 @@ class Generation:
         if initial_state is None:
             initial_state = self.zero_state(ops.shape(seed)[0])
 
+        drew = []  # True once a traced draw advanced the seed state
+
         def draw(carry):
             """The next element, from the last head output; advances the seed."""
             with keras.StatelessScope(
@@ -255,6 +257,8 @@ class Generation:
             new = dict(carry, seed=scope.get_current_value(generator.state))
             if new["seed"] is None:  # the readout drew nothing
                 new["seed"] = carry["seed"]
+            if new["seed"] is not carry["seed"] and not drew:
+                drew.append(True)
             if end_token is not None:
                 value = ops.where(carry["done"], end_token, value)
                 new["done"] = ops.logical_or(carry["done"], ops.equal(value, end_token))
@@ -326,7 +330,9 @@ class Generation:
             # Rows stopped early leave the tail uncomputed: fill it with end_token.
             outputs = _backend.fill_after(outputs, count, steps, end_token)
         outputs = _warm_up.time_major(outputs)
-        if random_seed is None:
+        if random_seed is None and drew:
+            # A program that draws nothing leaves the generator alone: on JAX
+            # it then returns no new state, and the call assigns nothing.
             generator.state.assign(carry["seed"])
         state = _warm_up.final_state(step, carry)
         if num_samples is not None:

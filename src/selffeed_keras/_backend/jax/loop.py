@@ -305,10 +305,18 @@ def _padding_mask(batch, time, padding):
 
 
 def _cut(outputs, steps, axis):
-    """The first `steps` of outputs whose time `axis` has the program's capacity."""
+    """The first `steps` of outputs whose time `axis` has the program's capacity.
+
+    Cut on the host: an eager slice (`jax.lax.slice_in_dim`, or indexing)
+    compiles a program per `steps` (35-40 ms each), and so does
+    `jnp.asarray` per shape; `jax.device_put` of the NumPy cut compiles
+    nothing, so a new `steps` within the program's capacity compiles
+    nothing either.
+    """
     if outputs.shape[axis] == steps:
         return outputs
-    return jax.lax.slice_in_dim(outputs, 0, steps, axis=axis)
+    cut = np.asarray(outputs)[(slice(None),) * axis + (slice(0, steps),)]
+    return jax.device_put(cut, outputs.sharding)
 
 
 # One buffer of outputs; the history's ring is updated in place.

@@ -168,9 +168,11 @@ def ours(train, seed, quick, **options):
     start = time.perf_counter()
     forecaster.train(panel, steps_per_epoch=5 if quick else 50)
     seconds = time.perf_counter() - start
+    start = time.perf_counter()
     forecast = forecaster.forecast(panel, num_samples=NUM_SAMPLES, random_seed=seed)
-    epochs = [len(h.history["loss"]) for h in forecaster.histories]
-    return forecast.paths[..., 0], seconds, epochs
+    forecast_s = time.perf_counter() - start
+    epochs = [int(np.argmin(h.history["val_loss"])) + 1 for h in forecaster.histories]
+    return forecast.paths[..., 0], seconds, epochs, forecast_s
 
 
 def row(name, runs):
@@ -208,11 +210,15 @@ def bench(quick, cut, variants):
     for name, options in variants:
         runs, seconds, epochs = [], [], []
         for seed in seeds:
-            paths, fit_s, kept = ours(train, seed, quick, **options)
+            paths, fit_s, kept, forecast_s = ours(train, seed, quick, **options)
             runs.append(scores(train, truth, paths))
             seconds.append(fit_s)
             epochs.append(kept)
-            print(f"  {name}, seed {seed}: {runs[-1]} ({fit_s:.0f} s, epochs {kept})")
+            figures = ", ".join(f"{k} {v:.3f}" for k, v in runs[-1].items())
+            print(
+                f"- {name}, seed {seed}: {figures}; trained in {fit_s:.0f} s "
+                f"(epochs kept {kept}), forecast in {forecast_s:.1f} s"
+            )
         rows.append(row(name, runs) + [f"{np.mean(seconds):.0f}"])
     print()
     common.print_table(header, rows)

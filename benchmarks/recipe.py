@@ -30,7 +30,14 @@ over `--seeds` training seeds (`--variant-seeds` for the variants), with
 the spread (min-max) in brackets. The variants after the recipe change one
 thing each, to show what it does.
 
+The first network row is `forecasting.Forecaster(12, season_length=12)`
+with its defaults (`forecasting.recipe`), trained on the same part with the
+calendar covariates and forecast from the same origins by
+`forecasting.backtest`; one series is too few for its calibration, so its
+paths are as its members draw them.
+
     python -m benchmarks.recipe           # both series, 3 seeds, a few minutes
+    python -m benchmarks.recipe --forecaster-only  # the peers and Forecaster
     python -m benchmarks.recipe --quick   # airpassengers, 1 seed, tiny budget
 """
 
@@ -49,7 +56,7 @@ from pmdarima.datasets import load_airpassengers, load_wineind
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from benchmarks import common
-from selffeed_keras import SelfFeedingRNN
+from selffeed_keras import SelfFeedingRNN, forecasting
 
 NUM_SAMPLES = 100
 
@@ -186,6 +193,40 @@ def recipe_paths(series, distribution, seed, noise_scale=False, **options):
     return np.asarray(paths)[..., 0], fit_s, kept
 
 
+def forecaster_paths(series, seed, quick):
+    """`forecasting.Forecaster` with the recipe's defaults, at every origin.
+
+    Trained on the values before the first origin (its own validation split
+    is their last `horizon`), with the calendar covariates; one series is
+    too few to calibrate on, so the paths are as the members draw them.
+    """
+    covariates = series.covariates()
+    end = series.origins[0]
+    options = {"max_epochs": 3, "num_members": 1} if quick else {}
+    forecaster = forecasting.Forecaster(
+        series.horizon, season_length=series.period, random_seed=seed, **options
+    )
+    start = time.perf_counter()
+    forecaster.train(
+        forecasting.Panel([series.values[:end]], covariates=[covariates[:end]])
+    )
+    fit_s = time.perf_counter() - start
+    last = series.origins[-1] + series.horizon
+    panel = forecasting.Panel([series.values[:last]], covariates=[covariates[:last]])
+    stride = series.origins[1] - series.origins[0]
+    result = forecasting.backtest(
+        forecaster,
+        panel,
+        num_origins=len(series.origins),
+        stride=stride,
+        num_samples=NUM_SAMPLES,
+        random_seed=seed,
+    )
+    assert list(result.origins) == list(series.origins), result.origins
+    kept = min(int(np.argmin(h.history["val_loss"])) + 1 for h in forecaster.histories)
+    return result.paths[..., 0], fit_s, kept
+
+
 # -------------------------------------------------------------------- the peers
 
 
@@ -291,7 +332,26 @@ def variants(series, quick):
     return rows
 
 
-def bench(series, seeds, quick, variant_seeds, peers):
+def network_row(name, series, runs):
+    """A table row from `(paths, fit_s, kept)` runs: mean [min-max] of each."""
+    results = []
+    for paths, fit_s, kept in runs:
+        s = common.score(series, paths)
+        scores = (s["CRPS"], s["MAPE"], s["coverage80"])
+        results.append((*scores, np.mean(paths <= 0), fit_s, kept))
+    crps, mape, coverage, negative, fit_s, kept = zip(*results, strict=True)
+    return [
+        name,
+        common.spread(crps, 1 if max(crps) > 100 else 2),
+        common.spread(mape, 2),
+        common.spread(coverage, 2),
+        f"{100 * np.mean(negative):.2f}",
+        f"{np.mean(fit_s):.0f}",
+        f"{min(kept)}-{max(kept)}",
+    ]
+
+
+def bench(series, seeds, quick, variant_seeds, peers, recipe_rows=True):
     rows = []
     for name, method in (("auto ARIMA", auto_arima), ("auto ETS", auto_ets))[
         : 2 if peers else 0
@@ -304,27 +364,23 @@ def bench(series, seeds, quick, variant_seeds, peers):
             + ["-", f"{fit_s:.1f}", "-"]
         )
         print(f"  {name}: done", file=sys.stderr, flush=True)
-    for i, (name, (distribution, options)) in enumerate(
-        variants(series, quick).items()
-    ):
-        results = []
-        for seed in seeds if i == 0 else seeds[:variant_seeds]:
-            paths, fit_s, kept = recipe_paths(series, distribution, seed, **options)
-            s = common.score(series, paths)
-            scores = (s["CRPS"], s["MAPE"], s["coverage80"])
-            results.append((*scores, np.mean(paths <= 0), fit_s, kept))
-        crps, mape, coverage, negative, fit_s, kept = zip(*results, strict=True)
-        rows.append(
-            [
-                name,
-                common.spread(crps, 1 if max(crps) > 100 else 2),
-                common.spread(mape, 2),
-                common.spread(coverage, 2),
-                f"{100 * np.mean(negative):.2f}",
-                f"{np.mean(fit_s):.0f}",
-                f"{min(kept)}-{max(kept)}",
-            ]
+    runs = [forecaster_paths(series, seed, quick) for seed in seeds]
+    rows.append(
+        network_row(
+            "forecasting.Forecaster (the recipe's defaults, uncalibrated)",
+            series,
+            runs,
         )
+    )
+    print("  Forecaster: done", file=sys.stderr, flush=True)
+    for i, (name, (distribution, options)) in enumerate(
+        variants(series, quick).items() if recipe_rows else ()
+    ):
+        runs = [
+            recipe_paths(series, distribution, seed, **options)
+            for seed in (seeds if i == 0 else seeds[:variant_seeds])
+        ]
+        rows.append(network_row(name, series, runs))
         print(f"  {name.strip()}: done", file=sys.stderr, flush=True)
     header = [
         "method",
@@ -347,6 +403,11 @@ def main():
     )
     parser.add_argument("--no-peers", action="store_true", help="the network only")
     parser.add_argument(
+        "--forecaster-only",
+        action="store_true",
+        help="the peers and forecasting.Forecaster, not the how-to's recipe rows",
+    )
+    parser.add_argument(
         "--series", nargs="*", default=["wineind", "airpassengers"], help="which"
     )
     args = parser.parse_args()
@@ -367,7 +428,14 @@ def main():
             f"{len(series.origins)} origins of {series.horizon} steps from a "
             f"context of {series.context}, {NUM_SAMPLES} paths\n"
         )
-        bench(series, seeds, args.quick, args.variant_seeds, not args.no_peers)
+        bench(
+            series,
+            seeds,
+            args.quick,
+            args.variant_seeds,
+            not args.no_peers,
+            recipe_rows=not args.forecaster_only,
+        )
 
 
 if __name__ == "__main__":

@@ -185,6 +185,7 @@ figures: $(VENV)/.installed-test
 	$(BIN)/python -m examples.quick_start
 	$(BIN)/python -m examples.probabilistic
 	$(BIN)/python -m examples.covariates
+	$(BIN)/python -m examples.online
 	$(BIN)/python -m examples.benchmark_figures
 
 docs: $(VENV)/.installed-test

@@ -94,8 +94,22 @@ CASES = [
             "## airpassengers: 144 monthly values",
             "| auto ARIMA ",
             "| auto ETS ",
+            "| forecasting.Forecaster (the recipe's defaults, uncalibrated) | ",
             "| recipe: log_normal, lags (1, 12)",
             "|   the same, noise scale from the held-back horizon | ",
+        ],
+    ),
+    # M1 yearly from aeon's wheel (make test-slow downloads it): 30 series,
+    # statsmodels' ETS and Theta, a tiny Forecaster.
+    (
+        "panel",
+        600,
+        [
+            "## M1 yearly, the test set (the Monash protocol)",
+            "| ETS (Monash) | 3.771 |",
+            "| ETS (statsmodels, here) | ",
+            "| Theta (statsmodels, here) | ",
+            "| Forecaster(6), the recipe | ",
         ],
     ),
     # Four fresh processes, each a panel and one short epoch: about a minute.

@@ -20,6 +20,7 @@ SCRIPTS = {
     "quick_start.png": "quick_start.py",
     "fan_chart.png": "probabilistic.py",
     "covariates_forecast.png": "covariates.py",
+    "online_forecast.png": "online.py",
     "per_step_cost.png": "benchmark_figures.py",
     "forecast_comparison.png": "benchmark_figures.py",
 }
@@ -93,6 +94,13 @@ def test_fan_chart_script_runs(tmp_path):
     path = load("probabilistic.py").main(tmp_path / "fan_chart.png")
     assert path.stat().st_size > 10_000
     assert figures.read_digest(path) == expected_digest("probabilistic.py")
+
+
+@pytest.mark.slow
+def test_online_script_runs_and_compares_online_with_fresh_reads(tmp_path):
+    ratio = load("online.py").main(tmp_path / "online_forecast.png")
+    assert (tmp_path / "online_forecast.png").stat().st_size > 10_000
+    assert 0.5 < ratio < 2.0  # finite, and the two forecasts of one model
 
 
 @pytest.mark.slow

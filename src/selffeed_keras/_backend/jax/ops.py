@@ -40,12 +40,16 @@ def constant(value, dtype=None):
         value = value.value
     if isinstance(value, jax.Array):
         return value if dtype is None else cast(value, dtype)
-    return np.asarray(value, None if dtype is None else _numpy_dtype(dtype))
+    with np.errstate(over="ignore"):  # as `cast` below
+        return np.asarray(value, None if dtype is None else _numpy_dtype(dtype))
 
 
 def cast(value, dtype):
     if isinstance(value, (np.ndarray, np.generic)):
-        return np.asarray(value).astype(_numpy_dtype(dtype), copy=False)
+        # A value past the dtype's range becomes an infinity, as `jnp` casts
+        # it, without NumPy's warning: the checks that follow name it.
+        with np.errstate(over="ignore"):
+            return np.asarray(value).astype(_numpy_dtype(dtype), copy=False)
     return keras.ops.cast(value, dtype)
 
 

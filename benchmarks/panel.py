@@ -177,9 +177,10 @@ def ours(train, seed, quick, **options):
 
 def row(name, runs):
     """A table row: mean [min-max] over the runs' scores."""
-    keys = ("mase", "wql", "crps", "coverage")
+    digits = {"mase": 3, "wql": 3, "crps": 0, "coverage": 3}
     cells = [
-        common.spread([r[k] for r in runs], 3) if k in runs[0] else "" for k in keys
+        common.spread([r[k] for r in runs], n) if k in runs[0] else ""
+        for k, n in digits.items()
     ]
     return [name, *cells]
 

@@ -8,14 +8,10 @@ taken from the end of each series. Built on the layer's public methods
 only.
 """
 
-from selffeed_keras.forecasting._forecaster import (
-    Backtest,
-    Forecast,
-    Forecaster,
-    backtest,
-    recipe,
-)
+from selffeed_keras.forecasting._forecaster import Forecaster, backtest
 from selffeed_keras.forecasting._panel import Panel
+from selffeed_keras.forecasting._recipe import recipe
+from selffeed_keras.forecasting._results import Backtest, Forecast
 from selffeed_keras.forecasting._scores import (
     coverage,
     crps,

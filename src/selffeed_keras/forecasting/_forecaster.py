@@ -8,61 +8,22 @@ a backtest; `forecast` and `backtest` draw paths per series, each series
 from a random stream of its own.
 """
 
-import math
 import zlib
 
 import keras
 import numpy as np
 
-from selffeed_keras.forecasting import _panel, _scores
+from selffeed_keras.forecasting import _calibration, _panel
+from selffeed_keras.forecasting._recipe import recipe
+from selffeed_keras.forecasting._results import Backtest, Forecast
 from selffeed_keras.layer import SelfFeedingRNN
 
-__all__ = ["Backtest", "Forecast", "Forecaster", "backtest", "recipe"]
+__all__ = ["Forecaster", "backtest"]
 
 _DISTRIBUTIONS = ("normal", "log_normal", "student_t")
 
 # The paths' centre: drawn with the spread scaled to this, the median path.
 _CENTRE_NOISE = 1e-6
-
-
-def recipe(horizon, season_length=1):
-    """The defaults of `Forecaster` for a horizon and a season length.
-
-    They depend on these two only, never on a dataset's scores; the many
-    series how-to gives the validation runs that chose them.
-
-    Args:
-        horizon: positive int: the steps forecast.
-        season_length: positive int: the steps of one season (1 for none:
-            yearly data, say; 12 for monthly, 48 for half-hourly with a
-            daily cycle).
-
-    Returns:
-        A dict of `Forecaster` arguments: `context_length`, `lags`,
-        `units`, `num_members`, `learning_rate`, `patience`, `max_epochs`,
-        `refit`.
-
-    Examples:
-        >>> recipe(6)["context_length"], recipe(12, 12)["context_length"]
-        (6, 24)
-        >>> recipe(12, 12)["lags"]
-        (1, 12)
-    """
-    horizon = _panel._positive(horizon, "horizon")
-    season_length = _panel._positive(season_length, "season_length")
-    return {
-        # Chosen on validation origins before the test periods of M1 yearly
-        # (6 against 12 and 24) and two monthly series (24 against 12): see
-        # the many series how-to.
-        "context_length": max(horizon, 2 * season_length),
-        "lags": (1,) if season_length == 1 else (1, season_length),
-        "units": 32,
-        "num_members": 3,
-        "learning_rate": 1e-3,
-        "patience": 10,
-        "max_epochs": 100,
-        "refit": False,
-    }
 
 
 @keras.saving.register_keras_serializable(package="selffeed_keras")
@@ -189,7 +150,7 @@ class Forecaster(keras.Model):
         self.num_covariates = num_covariates
         self.calibration = None
         if calibration is not None:
-            self.calibration = _factors(calibration)
+            self.calibration = _calibration.check(calibration)
         self.random_seed = _panel._natural(random_seed, "random_seed")
         self.members = []
         if distribution is not None and num_features is not None:
@@ -383,23 +344,13 @@ class Forecaster(keras.Model):
             )
         if not 0.0 < level < 1.0:
             raise ValueError(f"`level` must be in (0, 1). Received: level={level!r}.")
-        log = self.distribution == "log_normal"
-        paths, centre, truth = backtest.paths, backtest.centre, backtest.truth
-        if log:
-            paths, centre, truth = np.log(paths), np.log(centre), np.log(truth)
-        tail = (1.0 - level) / 2.0
-        low, high = np.quantile(paths - centre[:, None], [tail, 1 - tail], axis=1)
-        error = truth - centre
-        edge = np.where(error > 0, high, low)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            needed = np.where(error == 0, 0.0, error / edge)
-        needed = np.where(needed < 0, np.inf, needed)  # the edge is on the wrong side
-        needed = needed.reshape(len(needed), self.horizon, -1)
-        needed = np.moveaxis(needed, 1, 0).reshape(self.horizon, -1)
-        count = needed.shape[1]
-        rank = min(math.ceil((count + 1) * level), count) - 1
-        factors = np.sort(needed, axis=1)[:, rank]
-        self.calibration = _factors(np.clip(factors, 1e-3, 1e3))
+        self.calibration = _calibration.factors(
+            backtest.paths,
+            backtest.centre,
+            backtest.truth,
+            self.distribution == "log_normal",
+            level,
+        )
         return list(self.calibration)
 
     # -------------------------------------------------------------- forecasts
@@ -536,15 +487,9 @@ class Forecaster(keras.Model):
         return known[None]
 
     def _widen(self, paths, centre):
-        factors = np.asarray(self.calibration, "float32")
-        steps = np.minimum(np.arange(self.horizon), len(factors) - 1)
-        factor = factors[steps][None, :, None]
-        if self.distribution == "log_normal":
-            # On the log scale, within the log-normal's own range of draws.
-            log_centre = np.log(centre)
-            moved = log_centre + factor * (np.log(paths) - log_centre)
-            return np.exp(np.clip(moved, -87.0, 88.0)).astype("float32")
-        return centre + factor * (paths - centre)
+        return _calibration.widen(
+            paths, centre, self.calibration, self.distribution == "log_normal"
+        )
 
     # ----------------------------------------------------------------- saving
 
@@ -574,94 +519,6 @@ class Forecaster(keras.Model):
     def from_config(cls, config):
         """A forecaster from `get_config`'s output, its members built."""
         return cls(**config)
-
-
-class Forecast:
-    """Sample paths per series, from `Forecaster.forecast`.
-
-    Attributes:
-        ids: the series' identifiers, in the panel's order.
-        paths: float32 array `(num_series, num_samples, horizon,
-            features)`.
-        centre: array `(num_series, horizon, features)`: the members'
-            centre paths (drawn with the spread scaled to nothing),
-            averaged.
-    """
-
-    def __init__(self, ids, paths, centre):
-        self.ids = tuple(ids)
-        self.paths = paths
-        self.centre = centre
-
-    def quantiles(self, levels):
-        """The paths' quantiles per series and step.
-
-        Args:
-            levels: a float or a sequence of floats in [0, 1].
-
-        Returns:
-            An array `(len(levels), num_series, horizon, features)`, or
-            without the first axis for one level.
-        """
-        return np.quantile(self.paths, levels, axis=1)
-
-
-class Backtest(Forecast):
-    """Paths and truth of forecasts from rolling origins, from `backtest`.
-
-    Attributes:
-        ids: each case's series identifier.
-        series: int array: each case's series index in the panel.
-        origins: int array: each case's origin (the values read before it).
-        paths: float32 array `(cases, num_samples, horizon, features)`.
-        centre: array `(cases, horizon, features)`.
-        truth: array `(cases, horizon, features)`: the values after each
-            origin.
-        calibrated: whether the paths were widened by the calibration.
-    """
-
-    def __init__(self, ids, series, origins, paths, centre, truth, calibrated):
-        super().__init__(ids, paths, centre)
-        self.series = np.asarray(series)
-        self.origins = np.asarray(origins)
-        self.truth = truth
-        self.calibrated = calibrated
-
-    def scores(self, panel, level=0.8):
-        """Mean scores over the cases: MASE of the median, CRPS, WQL, coverage.
-
-        Args:
-            panel: the `Panel` backtested (each case's MASE scale is the
-                mean absolute difference of its series' values before the
-                origin, at the forecaster's season length; cases of
-                `season_length` values or fewer before their origin have
-                none, and are left out of the MASE).
-            level: the central interval whose coverage is reported.
-
-        Returns:
-            A dict of floats: `mase`, `crps`, `wql`, `coverage`.
-        """
-        median = np.median(self.paths, axis=1)
-        season = self._season_length
-        mase = [
-            _scores.mase(
-                median[c, :, 0],
-                self.truth[c, :, 0],
-                panel._series_of(int(i))[: int(o), 0],
-                season,
-            )
-            for c, (i, o) in enumerate(zip(self.series, self.origins, strict=True))
-            if o > season
-        ]
-        levels = _scores.WQL_LEVELS
-        return {
-            "mase": float(np.mean(mase)) if mase else float("nan"),
-            "crps": float(_scores.crps(self.paths, self.truth).mean()),
-            "wql": _scores.weighted_quantile_loss(
-                np.quantile(self.paths, levels, axis=1), self.truth, levels
-            ),
-            "coverage": _scores.coverage(self.paths, self.truth, level),
-        }
 
 
 def backtest(
@@ -727,7 +584,7 @@ def backtest(
     paths, centre = forecaster._draw(panel, cases, num_samples, random_seed, calibrated)
     truth = np.stack([panel._series_of(i)[o : o + horizon] for i, o in cases])
     series = [i for i, _ in cases]
-    result = Backtest(
+    return Backtest(
         [panel.ids[i] for i in series],
         series,
         [o for _, o in cases],
@@ -735,9 +592,8 @@ def backtest(
         centre,
         truth,
         calibrated and forecaster.calibration is not None,
+        forecaster.season_length,
     )
-    result._season_length = forecaster.season_length
-    return result
 
 
 # ------------------------------------------------------------------ helpers
@@ -773,13 +629,3 @@ def _stream(random_seed, identifier, member):
     key = zlib.crc32(repr(identifier).encode())
     entropy = np.random.SeedSequence([random_seed, key, member])
     return int(entropy.generate_state(1)[0])
-
-
-def _factors(values):
-    factors = [float(v) for v in values]
-    if not factors or not all(math.isfinite(f) and f > 0 for f in factors):
-        raise ValueError(
-            "`calibration` must be a non-empty list of positive finite factors, "
-            f"one per horizon step. Received: {values!r}."
-        )
-    return factors

@@ -209,6 +209,14 @@ def test_errors_name_the_argument(call, error, match):
         call()
 
 
+def test_a_calibration_set_by_hand_is_checked():
+    forecaster = forecasting.Forecaster(3, distribution="normal")
+    forecaster.calibration = [1.5, 2]
+    assert forecaster.calibration == (1.5, 2.0)
+    with pytest.raises(ValueError, match="`calibration`"):
+        forecaster.calibration = [1.0, float("nan")]
+
+
 def test_forecast_needs_covariates_over_the_horizon(trained):
     forecaster, series = trained
     past_only = forecasting.Panel(

@@ -148,13 +148,26 @@ class Forecaster(keras.Model):
         self.distribution = distribution
         self.num_features = num_features
         self.num_covariates = num_covariates
-        self.calibration = None
-        if calibration is not None:
-            self.calibration = _calibration.check(calibration)
+        self.calibration = calibration
         self.random_seed = _panel._natural(random_seed, "random_seed")
         self.members = []
         if distribution is not None and num_features is not None:
             self._make_members()
+
+    @property
+    def calibration(self):
+        """None, or the factors per horizon step, a tuple of floats.
+
+        Set by `calibrate`, or by you (a list of positive finite numbers):
+        checked on assignment.
+        """
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, values):
+        self._calibration = (
+            None if values is None else tuple(_calibration.check(values))
+        )
 
     # ---------------------------------------------------------------- members
 

@@ -11,6 +11,13 @@ $(TENSORFLOW_TARGETS): export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL := 2
 export NO_MKDOCS_2_WARNING := 1
 
+# M1 yearly (benchmarks/panel.py, notebook 06) is a file of aeon's wheel:
+# the wheel is downloaded here, not installed (aeon would pull numba and
+# newer pandas and NumPy than the bench extra's GluonTS takes), and read as
+# a zip. Nothing downloads data at run time. Defined before any rule names
+# it: make expands a rule's prerequisites as it reads the rule.
+AEON_WHEEL := $(VENV)/wheels/aeon-1.6.0-py3-none-any.whl
+
 LINT_PATHS := $(wildcard src tests benchmarks examples notebooks docs/hooks conftest.py)
 
 .PHONY: demo test test-jax test-torch test-slow test-oldest dist format bench notebooks figures docs docs-check chromium clean
@@ -148,12 +155,6 @@ dist: $(VENV)/.installed-dist
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
-
-# M1 yearly (benchmarks/panel.py, notebook 06) is a file of aeon's wheel:
-# the wheel is downloaded here, not installed (aeon would pull numba and
-# newer pandas and NumPy than the bench extra's GluonTS takes), and read as
-# a zip. Nothing downloads data at run time.
-AEON_WHEEL := $(VENV)/wheels/aeon-1.6.0-py3-none-any.whl
 
 $(AEON_WHEEL): | $(BIN)/python
 	$(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/wheels aeon==1.6.0

@@ -36,12 +36,22 @@ differences, 30 epochs). Each of the `--seeds` seeds is an ensemble of 3
 networks trained from seeds of their own, which give a third of its paths
 each: one row for the single networks (the mean and the range over all
 of them), one for the ensembles (the mean and the range over the seeds).
+On taylor, `forecasting.Forecaster` with the recipe's defaults for a
+declared season of 48 steps (the daily cycle; the calendar covariates
+carry the day of the week), calibrated by the library as the many series
+how-to does it for one series: trained on the training part less its last
+week, calibrated on that week's free-running forecasts
+(`forecasting.backtest`, an origin every 3 hours, `Forecaster.calibrate`),
+then forecasting the held-out days; one forecaster per `--seeds` seed, a
+row calibrated and one not, and coverage80's block bootstrap interval over
+the held-out days.
 GluonTS' DeepAR (torch, when installed: the `bench` extra) runs with its
 defaults (lags, time features, context) and the `--seeds` seeds, stopped
 after the mean wall-clock time one of our ensembles took to train.
 
     python -m benchmarks.forecast             # both series: about 25 minutes
     python -m benchmarks.forecast --variants  # and what each change did, 1 seed
+    python -m benchmarks.forecast --series taylor --forecaster-only  # 20 minutes
     python -m benchmarks.forecast --quick     # tiny budgets, 3 windows: a smoke test
 """
 
@@ -71,7 +81,7 @@ from benchmarks.common import (
     score,
     spread,
 )
-from selffeed_keras import SelfFeedingRNN
+from selffeed_keras import SelfFeedingRNN, forecasting
 
 try:
     import gluonts
@@ -394,6 +404,81 @@ def selffeeding(
     return paths, fit_s, float(np.median(times))
 
 
+def forecaster_paths(series, seed, quick, season_length, held_back, stride):
+    """`forecasting.Forecaster` with the recipe's defaults, calibrated.
+
+    The library's calibration on one series, as the many series how-to
+    gives it: the forecaster trains (its own early stopping on the last
+    `horizon` values) on the training part less its last `held_back *
+    horizon` values, with the calendar covariates; `forecasting.backtest`
+    forecasts those held-back values free-running from an origin every
+    `stride` steps, and `Forecaster.calibrate` sets one factor per horizon
+    step from them. The same forecaster then forecasts every held-out
+    window (`forecasting.backtest` over the test origins), calibrated.
+
+    Returns `(paths, fit_s, predict_s)` as the other methods, the
+    uncalibrated paths and the factors: fit_s counts the training and the
+    calibration; predict_s is the mean time of one window.
+    """
+    covariates = series.covariates()
+    end = series.train_end
+    cut = end - held_back * series.horizon
+    options = {"max_epochs": 2, "num_members": 1} if quick else {}
+    forecaster = forecasting.Forecaster(
+        series.horizon, season_length=season_length, random_seed=seed, **options
+    )
+    start = time.perf_counter()
+    forecaster.train(
+        forecasting.Panel([series.values[:cut]], covariates=[covariates[:cut]])
+    )
+    checked = forecasting.backtest(
+        forecaster,
+        forecasting.Panel([series.values[:end]], covariates=[covariates[:end]]),
+        num_origins=(end - cut - series.horizon) // stride + 1,
+        stride=stride,
+        num_samples=NUM_SAMPLES,
+        random_seed=seed,
+        calibrated=False,
+    )
+    factors = forecaster.calibrate(checked)
+    fit_s = time.perf_counter() - start
+    last = series.origins[-1] + series.horizon
+    panel = forecasting.Panel([series.values[:last]], covariates=[covariates[:last]])
+    step = series.origins[1] - series.origins[0]
+    drawn = {}
+    for calibrated in (True, False):
+        start = time.perf_counter()
+        result = forecasting.backtest(
+            forecaster,
+            panel,
+            num_origins=len(series.origins),
+            stride=step,
+            num_samples=NUM_SAMPLES,
+            random_seed=seed,
+            calibrated=calibrated,
+        )
+        predict_s = (time.perf_counter() - start) / len(series.origins)
+        assert list(result.origins) == list(series.origins), result.origins
+        drawn[calibrated] = result.paths[..., 0]
+    return (drawn[True], fit_s, predict_s), drawn[False], factors
+
+
+def bootstrap_coverage(series, paths, rng, resamples=2000, level=0.95):
+    """coverage80's block bootstrap interval over the held-out windows.
+
+    Each resample draws as many windows (days on taylor) as there are,
+    with replacement, keeping each window's steps together: the interval
+    of the share of values inside the paths' 10-90% interval.
+    """
+    actual = series.actuals()
+    low, high = np.quantile(paths, [0.1, 0.9], axis=1)
+    inside = ((actual >= low) & (actual <= high)).mean(axis=1)  # per window
+    picks = rng.integers(0, len(inside), (resamples, len(inside)))
+    shares = inside[picks].mean(axis=1)
+    tail = (1 - level) / 2
+    return np.quantile(shares, [tail, 1 - tail])
+
+
 # ------------------------------------------------------------------ the table
 
 # The network's configuration on each series (the arguments of `selffeeding`),
@@ -408,6 +493,11 @@ QUICK = {
     "taylor": dict(epochs=1, stride=16),
     "co2": dict(epochs=1),
 }
+# forecasting.Forecaster's row: the recipe's defaults for a declared season
+# (taylor: the daily cycle of 48 steps; the calendar covariates carry the
+# day of the week), calibrated on the held-back week's free-running
+# forecasts from an origin every 3 hours (49 origins).
+FORECASTER = {"taylor": dict(season_length=48, held_back=7, stride=6)}
 # --variants: what each change did, one training seed each. On taylor they
 # change one thing each from 8 epochs on every other window (`stride=2`).
 SHORT = dict(epochs=8, lags=(1, 2, 48, 336), context=96, stride=2)
@@ -471,7 +561,7 @@ def ensemble(runs):
     return paths, fit_s, sum(predict_s for _, _, predict_s in runs)
 
 
-def bench(series, quick, seeds, variants):
+def bench(series, quick, seeds, variants, forecaster_only=False):
     rng = np.random.default_rng
     rows = [
         row(
@@ -486,6 +576,62 @@ def bench(series, quick, seeds, variants):
     if series.period <= 52:
         rows.append(row(series, "statsmodels ETS(A,A,A)", [ets(series, rng(0))]))
     print("  peers: done", file=sys.stderr, flush=True)
+    notes = []
+    if series.name in FORECASTER:
+        rows += forecaster_rows(series, quick, seeds, notes)
+    if not forecaster_only:
+        rows += network_rows(series, quick, seeds, variants)
+    header = [
+        "method",
+        "CRPS",
+        "MAPE %",
+        "MASE",
+        "coverage80",
+        "fit (s)",
+        "predict one window (ms)",
+    ]
+    print_table(header, rows)
+    for note in notes:
+        print(note)
+    if notes:
+        print()
+
+
+def forecaster_rows(series, quick, seeds, notes):
+    """forecasting.Forecaster's rows, calibrated and not; notes get the factors
+    and coverage80's bootstrap interval per seed."""
+    config = FORECASTER[series.name]
+    runs = [forecaster_paths(series, seed, quick, **config) for seed in seeds]
+    name = (
+        f"forecasting.Forecaster({series.horizon}, season_length="
+        f"{config['season_length']}), the recipe's defaults"
+    )
+    rows = [
+        row(
+            series, f"{name}, calibrated on the held-back week", [r for r, _, _ in runs]
+        ),
+        row(
+            series,
+            "  the same forecasters, uncalibrated",
+            [(raw, None, None) for _, raw, _ in runs],
+        ),
+    ]
+    for seed, ((paths, _, _), _, factors) in zip(seeds, runs, strict=True):
+        low, high = bootstrap_coverage(series, paths, np.random.default_rng(seed))
+        coverage = score(series, paths)["coverage80"]
+        notes.append(
+            f"- Forecaster seed {seed}: coverage80 {coverage:.3f}, 95% block "
+            f"bootstrap interval over the held-out windows [{low:.3f}, {high:.3f}]; "
+            f"factors at steps 1, 12, 24, 36, 48: "
+            + ", ".join(f"{factors[i]:.2f}" for i in (0, 11, 23, 35, 47))
+        )
+    print("  Forecaster: done", file=sys.stderr, flush=True)
+    return rows
+
+
+def network_rows(series, quick, seeds, variants):
+    """The hand-tuned networks' rows, DeepAR's and the variants'."""
+    rows = []
     config = {**OURS[series.name], **(QUICK[series.name] if quick else {})}
     epochs = config.pop("epochs")
     size = config.pop("ensemble", 1)
@@ -537,16 +683,7 @@ def bench(series, quick, seeds, variants):
         run = selffeeding(series, None, epochs, seed=seeds[0], **variant)
         rows.append(row(series, f"variant, seed {seeds[0]}: {name}", [run]))
         print(f"  {name}: done", file=sys.stderr, flush=True)
-    header = [
-        "method",
-        "CRPS",
-        "MAPE %",
-        "MASE",
-        "coverage80",
-        "fit (s)",
-        "predict one window (ms)",
-    ]
-    print_table(header, rows)
+    return rows
 
 
 def main():
@@ -563,6 +700,11 @@ def main():
     )
     parser.add_argument(
         "--no-deepar", action="store_true", help="leave GluonTS' DeepAR out"
+    )
+    parser.add_argument(
+        "--forecaster-only",
+        action="store_true",
+        help="the peers and forecasting.Forecaster, not the hand-tuned networks",
     )
     args = parser.parse_args()
     global gluonts
@@ -590,7 +732,7 @@ def main():
             f"{len(series.origins)} windows of {series.horizon} steps, "
             f"{NUM_SAMPLES} paths\n"
         )
-        bench(series, args.quick, seeds, args.variants)
+        bench(series, args.quick, seeds, args.variants, args.forecaster_only)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,10 @@ CASES = [
             "| SelfFeedingRNN, lags (1, 2, 48, 336), noise scale from 7 held-back "
             "windows, 3 network(s) | ",
             "|   ensembles of 3 of these networks, 1 ensemble(s) | ",
+            "| forecasting.Forecaster(48, season_length=48), the recipe's "
+            "defaults, calibrated on the held-back week | ",
+            "|   the same forecasters, uncalibrated | ",
+            "- Forecaster seed 0: coverage80 ",
             "| SelfFeedingRNN, lags (1, 12), 3 network(s) | ",
             "The noise scale each training seed measured on the held-back windows",
         ],

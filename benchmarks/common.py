@@ -182,6 +182,27 @@ def score(series, paths):
     }
 
 
+def backtest_origins(forecaster, series, num_samples, seed, calibrated=True):
+    """A `forecasting.Forecaster`'s paths at `series.origins`, `(windows,
+    samples, steps)`: `forecasting.backtest` of the series up to the last
+    window's end, with its calendar covariates."""
+    from selffeed_keras import forecasting
+
+    last = series.origins[-1] + series.horizon
+    covariates = series.covariates()[:last]
+    result = forecasting.backtest(
+        forecaster,
+        forecasting.Panel([series.values[:last]], covariates=[covariates]),
+        num_origins=len(series.origins),
+        stride=series.origins[1] - series.origins[0],
+        num_samples=num_samples,
+        random_seed=seed,
+        calibrated=calibrated,
+    )
+    assert list(result.origins) == list(series.origins), result.origins
+    return result.paths[..., 0]
+
+
 def held_back_noise_scale(distribution, params, actual, coverage=0.8):
     """The `noise_scale` that widens one-step intervals to cover held-back values.
 

@@ -75,6 +75,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from benchmarks.common import (
     Series,
+    backtest_origins,
     environment,
     held_back_noise_scale,
     print_table,
@@ -442,24 +443,13 @@ def forecaster_paths(series, seed, quick, season_length, held_back, stride):
     )
     factors = forecaster.calibrate(checked)
     fit_s = time.perf_counter() - start
-    last = series.origins[-1] + series.horizon
-    panel = forecasting.Panel([series.values[:last]], covariates=[covariates[:last]])
-    step = series.origins[1] - series.origins[0]
     drawn = {}
     for calibrated in (True, False):
         start = time.perf_counter()
-        result = forecasting.backtest(
-            forecaster,
-            panel,
-            num_origins=len(series.origins),
-            stride=step,
-            num_samples=NUM_SAMPLES,
-            random_seed=seed,
-            calibrated=calibrated,
+        drawn[calibrated] = backtest_origins(
+            forecaster, series, NUM_SAMPLES, seed, calibrated
         )
         predict_s = (time.perf_counter() - start) / len(series.origins)
-        assert list(result.origins) == list(series.origins), result.origins
-        drawn[calibrated] = result.paths[..., 0]
     return (drawn[True], fit_s, predict_s), drawn[False], factors
 
 

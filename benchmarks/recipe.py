@@ -211,20 +211,9 @@ def forecaster_paths(series, seed, quick):
         forecasting.Panel([series.values[:end]], covariates=[covariates[:end]])
     )
     fit_s = time.perf_counter() - start
-    last = series.origins[-1] + series.horizon
-    panel = forecasting.Panel([series.values[:last]], covariates=[covariates[:last]])
-    stride = series.origins[1] - series.origins[0]
-    result = forecasting.backtest(
-        forecaster,
-        panel,
-        num_origins=len(series.origins),
-        stride=stride,
-        num_samples=NUM_SAMPLES,
-        random_seed=seed,
-    )
-    assert list(result.origins) == list(series.origins), result.origins
+    paths = common.backtest_origins(forecaster, series, NUM_SAMPLES, seed)
     kept = min(int(np.argmin(h.history["val_loss"])) + 1 for h in forecaster.histories)
-    return result.paths[..., 0], fit_s, kept
+    return paths, fit_s, kept
 
 
 # -------------------------------------------------------------------- the peers

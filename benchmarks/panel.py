@@ -227,10 +227,12 @@ def bench(quick, cut, variants):
 
 RECIPE = [("Forecaster(6), the recipe", {})]
 VARIANTS = RECIPE + [
-    ("context_length=6", {"context_length": 6}),
+    ("context_length=12", {"context_length": 12}),
     ("context_length=24", {"context_length": 24}),
-    ("num_members=1", {"num_members": 1}),
+    ("distribution='student_t'", {"distribution": "student_t"}),
     ("units=64", {"units": 64}),
+    ("num_members=1", {"num_members": 1}),
+    ("learning_rate=3e-3", {"learning_rate": 3e-3}),
 ]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from selffeed_keras import forecasting
-from selffeed_keras.forecasting import _forecaster
+from selffeed_keras.forecasting import _paths
 
 HORIZON = 3
 TINY = dict(units=4, max_epochs=1, context_length=5)
@@ -69,7 +69,7 @@ def test_forecast_equals_generate_on_each_series_alone(trained):
                 HORIZON,
                 covariates=known,
                 num_samples=share,
-                random_seed=_forecaster._stream(7, f"s{i}", m),
+                random_seed=_paths.stream(7, f"s{i}", m),
             )
             np.testing.assert_allclose(
                 forecast.paths[i, start : start + share],

@@ -4,16 +4,13 @@ A `keras.Model` that holds its members (one `SelfFeedingRNN` each) and its
 calibration, so that one `.keras` file restores both. `train` fits every
 member on a panel's windows with early stopping on each series' last
 `horizon` values; `calibrate` sets the per-step widening of the paths from
-a backtest; `forecast` and `backtest` draw paths per series, each series
-from a random stream of its own.
+a backtest; `forecast` and `backtest` draw paths per series (`_paths`).
 """
-
-import zlib
 
 import keras
 import numpy as np
 
-from selffeed_keras.forecasting import _calibration, _panel
+from selffeed_keras.forecasting import _calibration, _panel, _paths
 from selffeed_keras.forecasting._recipe import recipe
 from selffeed_keras.forecasting._results import Backtest, Forecast
 from selffeed_keras.layer import SelfFeedingRNN
@@ -21,9 +18,6 @@ from selffeed_keras.layer import SelfFeedingRNN
 __all__ = ["Forecaster", "backtest"]
 
 _DISTRIBUTIONS = ("normal", "log_normal", "student_t")
-
-# The paths' centre: drawn with the spread scaled to this, the median path.
-_CENTRE_NOISE = 1e-6
 
 
 @keras.saving.register_keras_serializable(package="selffeed_keras")
@@ -398,7 +392,9 @@ class Forecaster(keras.Model):
         """
         self._check_panel(panel, future=True)
         cases = [(i, int(n)) for i, n in enumerate(panel.lengths)]
-        paths, centre = self._draw(panel, cases, num_samples, random_seed, calibrated)
+        paths, centre = _paths.draw(
+            self, panel, cases, num_samples, random_seed, calibrated
+        )
         return Forecast(panel.ids, paths, centre)
 
     def _check_panel(self, panel, future):
@@ -431,73 +427,6 @@ class Forecaster(keras.Model):
                         f"{n} values (at least {n + self.horizon} steps). "
                         f"Received: {len(known)}."
                     )
-
-    def _draw(self, panel, cases, num_samples, random_seed, calibrated):
-        """Paths and centre paths for `(series, origin)` cases."""
-        num_samples = _panel._positive(num_samples, "num_samples")
-        if not (_panel._is_int(random_seed) and 0 <= random_seed < 2**32):
-            raise ValueError(
-                "`random_seed` must be an int in [0, 2**32 - 1]. Received: "
-                f"random_seed={random_seed!r}."
-            )
-        shares = _shares(num_samples, len(self.members))
-        context = self.context_length
-        features = self.num_features
-        paths = np.empty((len(cases), num_samples, self.horizon, features), "float32")
-        centre = np.empty((len(self.members), len(cases), self.horizon, features))
-        for c, (i, origin) in enumerate(cases):
-            values = panel._series_of(i)[:origin]
-            seed = np.zeros((1, context, features), "float32")
-            mask = np.zeros((1, context), bool)
-            real = min(origin, context)
-            seed[0, context - real :] = values[origin - real :]
-            mask[0, context - real :] = True
-            if self.distribution == "log_normal":
-                seed[~mask] = 1.0
-            known = self._known_ahead(panel, i, origin)
-            start = 0
-            for m, member in enumerate(self.members):
-                stream = _stream(random_seed, panel.ids[i], m)
-                drawn = member.generate(
-                    seed,
-                    self.horizon,
-                    seed_mask=mask,
-                    covariates=known,
-                    num_samples=shares[m],
-                    random_seed=stream,
-                )
-                middle = member.generate(
-                    seed,
-                    self.horizon,
-                    seed_mask=mask,
-                    covariates=known,
-                    random_seed=stream,
-                    noise_scale=_CENTRE_NOISE,
-                )
-                drawn = keras.ops.convert_to_numpy(drawn)[0]
-                middle = keras.ops.convert_to_numpy(middle)[0]
-                if calibrated and self.calibration is not None:
-                    drawn = self._widen(drawn, middle)
-                paths[c, start : start + shares[m]] = drawn
-                centre[m, c] = middle
-                start += shares[m]
-        return paths, centre.mean(0)
-
-    def _known_ahead(self, panel, i, origin):
-        """Covariates of the seed's steps after its first, and the horizon's."""
-        if not self.num_covariates:
-            return None
-        context = self.context_length
-        steps = np.arange(origin - context + 1, origin + self.horizon)
-        known = np.zeros((len(steps), self.num_covariates), "float32")
-        real = steps >= 0
-        columns = []
-        if panel._covariates is not None:
-            columns.append(panel._covariates_of(i)[np.maximum(steps, 0)])
-        if panel._static is not None:
-            columns.append(np.repeat(panel._static[i : i + 1], len(steps), 0))
-        known[real] = np.concatenate(columns, -1)[real]
-        return known[None]
 
     def _widen(self, paths, centre):
         return _calibration.widen(
@@ -594,7 +523,9 @@ def backtest(
             f"more than horizon={horizon} values. Received: at most "
             f"{int(panel.lengths.max())}."
         )
-    paths, centre = forecaster._draw(panel, cases, num_samples, random_seed, calibrated)
+    paths, centre = _paths.draw(
+        forecaster, panel, cases, num_samples, random_seed, calibrated
+    )
     truth = np.stack([panel._series_of(i)[o : o + horizon] for i, o in cases])
     series = [i for i, _ in cases]
     return Backtest(
@@ -629,16 +560,3 @@ def _known(inputs):
 def _num_known(panel):
     count = (panel.num_covariates or 0) + (panel.num_static_features or 0)
     return count or None
-
-
-def _shares(num_samples, num_members):
-    """Paths per member: equal shares, the first ones one more."""
-    base, extra = divmod(num_samples, num_members)
-    return [base + (m < extra) for m in range(num_members)]
-
-
-def _stream(random_seed, identifier, member):
-    """A series' and member's random seed, from the call's and the series' id."""
-    key = zlib.crc32(repr(identifier).encode())
-    entropy = np.random.SeedSequence([random_seed, key, member])
-    return int(entropy.generate_state(1)[0])
